@@ -1,0 +1,149 @@
+"""The session's options, shared by the pytest plugin and the command line, with clear usage errors."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Sequence
+
+from harness.spec import SCALE_NAMES
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class UsageError(ValueError):
+    """A bad option value; the message names the option."""
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``--seeds 3`` -> (0, 1, 2); ``--seeds 0,5,7`` -> (0, 5, 7)."""
+    text = str(text).strip()
+    try:
+        if "," in text:
+            seeds = tuple(int(s) for s in text.split(",") if s.strip())
+        else:
+            n = int(text)
+            if n < 1:
+                raise UsageError(f"--seeds {text}: need at least one seed")
+            seeds = tuple(range(n))
+    except ValueError as exc:
+        if isinstance(exc, UsageError):
+            raise
+        raise UsageError(f"--seeds {text!r}: give a count (3) or a comma-separated list (0,5,7)") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds {text!r}: seeds must be distinct and at least one")
+    return seeds
+
+
+def parse_recipe_options(items: Sequence[str]) -> Mapping[str, Mapping[str, str]]:
+    """``--recipe-option lr_find_tuned.suggestion=steep`` -> {"lr_find_tuned": {"suggestion": "steep"}}."""
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        head, sep, value = item.partition("=")
+        recipe, dot, key = head.partition(".")
+        if not (sep and dot and recipe and key):
+            raise UsageError(f"--recipe-option {item!r}: expected RECIPE.KEY=VALUE")
+        out.setdefault(recipe, {})[key] = value
+    return MappingProxyType({k: MappingProxyType(v) for k, v in out.items()})
+
+
+def coerce_option(recipe: str, key: str, value: str, default: Any) -> Any:
+    """Convert a --recipe-option string to the type of the recipe's default."""
+    if isinstance(default, bool):
+        if value.lower() in ("1", "true", "yes"):
+            return True
+        if value.lower() in ("0", "false", "no"):
+            return False
+    else:
+        try:
+            return type(default)(value)
+        except ValueError:
+            pass
+    raise UsageError(f"--recipe-option {recipe}.{key}={value}: expected a {type(default).__name__} like {default!r}")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a session was asked to do."""
+
+    workload: str = "synthetic"
+    scale: str | None = None  # None: quick on CPU, full on CUDA
+    seeds: tuple[int, ...] = (0,)
+    recipes: tuple[str, ...] = ()  # empty: every registered recipe
+    device: str = "auto"
+    results_dir: Path = Path("results")
+    plugins_dir: Path | None = None
+    cache_dir: Path | None = None
+    data_dir: Path | None = None
+    label_re: str | None = None
+    arch: str | None = None  # overrides the scale's default architecture
+    weights: str = "auto"  # auto: the workload's default; none; imagenet; a source name; a file path
+    recipe_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.scale is not None and self.scale not in SCALE_NAMES:
+            raise UsageError(f"--scale {self.scale!r}: choose one of {', '.join(SCALE_NAMES)}")
+        if self.device not in DEVICES:
+            raise UsageError(f"--device {self.device!r}: choose one of {', '.join(DEVICES)}")
+        if self.plugins_dir is not None and not Path(self.plugins_dir).is_dir():
+            raise UsageError(f"--plugins-dir {self.plugins_dir}: not a directory")
+        if self.data_dir is not None and not Path(self.data_dir).is_dir():
+            raise UsageError(f"--data-dir {self.data_dir}: not a directory")
+        if Path(self.results_dir).exists() and not Path(self.results_dir).is_dir():
+            raise UsageError(f"--results-dir {self.results_dir}: exists and is not a directory")
+        if self.label_re is not None:
+            import re
+
+            try:
+                pattern = re.compile(self.label_re)
+            except re.error as exc:
+                raise UsageError(f"--label-re {self.label_re!r}: not a regular expression ({exc})") from None
+            if pattern.groups != 1:
+                raise UsageError(f"--label-re {self.label_re!r}: needs exactly one group (the label), has {pattern.groups}")
+
+
+#: (flag, dest, help, type-parser, default) for every option; pytest and argparse both use this.
+OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...] = (
+    ("--workload", "workload", "workload to train on (default: synthetic; see `recipebench list`)", str, "synthetic"),
+    ("--scale", "scale", "smoke | quick | full (default: quick on CPU, full on CUDA)", str, None),
+    ("--seeds", "seeds", "number of seeds (3 -> 0,1,2) or a list (0,5,7); default 1", parse_seeds, "1"),
+    ("--recipe", "recipes", "run only this recipe (repeatable; default: all)", str, None),
+    ("--device", "device", "auto | cpu | cuda (default auto)", str, "auto"),
+    ("--results-dir", "results_dir", "where result JSON documents go (default results/)", Path, "results"),
+    ("--plugins-dir", "plugins_dir", "also load every *.py plugin in this folder", Path, None),
+    ("--cache-dir", "cache_dir", "generated data and weights cache (default $RECIPEBENCH_CACHE or the user cache)",
+     Path, None),
+    ("--data-dir", "data_dir", "use this image folder (Pets layout) instead of the workload's own source", Path, None),
+    ("--label-re", "label_re", "regex with one group giving the label from a file name", str, None),
+    ("--arch", "arch", "architecture for ordinary recipes (default: the scale's)", str, None),
+    ("--weights", "weights", "auto | none | imagenet | a weight source | PATH to a state dict (default auto)", str,
+     "auto"),
+    ("--recipe-option", "recipe_options", "RECIPE.KEY=VALUE, a recipe's option (repeatable)", str, None),
+)
+REPEATABLE = ("recipes", "recipe_options")
+
+
+def from_values(values: Mapping[str, Any]) -> Options:
+    """Options from parsed flag values (missing or None values take the defaults)."""
+    kw: dict[str, Any] = {}
+    for _flag, dest, _help, parse, default in OPTION_TABLE:
+        value = values.get(dest)
+        if dest in REPEATABLE:
+            value = tuple(value or ())
+            kw[dest] = parse_recipe_options(value) if dest == "recipe_options" else value
+            continue
+        if value is None:
+            value = default
+        if value is None:
+            continue
+        kw[dest] = parse(value) if parse is not None and isinstance(value, str) else value
+    return Options(**kw)
+
+
+def add_to_argparse(parser: argparse.ArgumentParser) -> None:
+    for flag, dest, help_text, _parse, _default in OPTION_TABLE:
+        if dest in REPEATABLE:
+            parser.add_argument(flag, dest=dest, action="append", help=help_text)
+        else:
+            parser.add_argument(flag, dest=dest, default=None, help=help_text)

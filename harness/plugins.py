@@ -1,0 +1,189 @@
+"""The plugin manager and the registry it builds.
+
+Three sources of plugins, all registered the same way (``PluginManager.register``):
+
+1. the built-ins listed in :data:`BUILTIN_PLUGINS` (modules under ``plugins/``),
+2. modules named by entry points in the group ``recipebench`` of any installed distribution::
+
+       [project.entry-points.recipebench]
+       my_recipes = "my_package.recipes"
+
+3. every ``*.py`` file in ``--plugins-dir DIR`` (for quick local experiments).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType, ModuleType
+from typing import Generic, Mapping, TypeVar
+
+import pluggy
+
+from harness import hookspecs
+from harness.hookspecs import NAME
+from harness.spec import Arch, Recipe, Workload
+
+#: Built-in plugins, registered exactly as outside plugins are.
+BUILTIN_PLUGINS = (
+    "plugins.archs",
+    "plugins.synthetic",
+    "plugins.baseline",
+)
+
+T = TypeVar("T", Recipe, Workload, Arch)
+
+
+class PluginError(Exception):
+    """A plugin could not be loaded or registered something invalid."""
+
+
+class DuplicateNameError(PluginError):
+    """Two plugins registered the same recipe, workload or arch name."""
+
+
+class UnknownNameError(KeyError):
+    """A recipe, workload or arch name that no plugin registered."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Registered(Generic[T]):
+    """An item and the plugin that registered it."""
+
+    item: T
+    plugin: str  # plugin name as the manager knows it
+    origin: str  # where it came from: "built-in", "entry point (dist 1.0)", or a file path
+
+
+class Register(Generic[T]):
+    """The ``register`` callable handed to a hook, bound to one plugin and one kind of item."""
+
+    def __init__(self, kind: str, plugin: str, origin: str, into: dict[str, Registered[T]]) -> None:
+        self._kind, self._plugin, self._origin, self._into = kind, plugin, origin, into
+
+    def __call__(self, item: T) -> T:
+        expected = {"recipe": Recipe, "workload": Workload, "arch": Arch}[self._kind]
+        if not isinstance(item, expected):
+            raise PluginError(
+                f"plugin {self._plugin!r} registered {item!r} as a {self._kind}; expected a {expected.__name__}"
+            )
+        previous = self._into.get(item.name)
+        if previous is not None:
+            raise DuplicateNameError(
+                f"{self._kind} {item.name!r} is registered twice: by plugin {previous.plugin!r} "
+                f"({previous.origin}) and by plugin {self._plugin!r} ({self._origin}); rename one of them"
+            )
+        self._into[item.name] = Registered(item, self._plugin, self._origin)
+        return item
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Everything the plugins registered, by name, in registration order."""
+
+    recipes: Mapping[str, Registered[Recipe]]
+    workloads: Mapping[str, Registered[Workload]]
+    archs: Mapping[str, Registered[Arch]]
+
+    def recipe(self, name: str) -> Recipe:
+        return _lookup(self.recipes, "recipe", name)
+
+    def workload(self, name: str) -> Workload:
+        return _lookup(self.workloads, "workload", name)
+
+    def arch(self, name: str) -> Arch:
+        return _lookup(self.archs, "arch", name)
+
+
+def _lookup(table: Mapping[str, Registered[T]], kind: str, name: str) -> T:
+    try:
+        return table[name].item
+    except KeyError:
+        known = ", ".join(table) or "none"
+        raise UnknownNameError(f"unknown {kind} {name!r}; registered {kind}s: {known}") from None
+
+
+def get_plugin_manager(plugins_dir: Path | None = None) -> pluggy.PluginManager:
+    """A plugin manager with the hook specs, the built-ins, entry-point plugins and ``plugins_dir``."""
+    pm = pluggy.PluginManager(NAME)
+    pm.add_hookspecs(hookspecs)
+    for module_name in BUILTIN_PLUGINS:
+        pm.register(importlib.import_module(module_name), name=module_name)
+    _load_entry_points(pm)
+    if plugins_dir is not None:
+        load_plugins_dir(pm, plugins_dir)
+    return pm
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    for ep in importlib.metadata.entry_points(group=NAME):
+        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+            continue
+        dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown distribution"
+        try:
+            plugin = ep.load()
+        except Exception as exc:
+            raise PluginError(f"cannot load plugin {ep.name!r} ({ep.value}) from {dist}: {exc}") from exc
+        pm.register(plugin, name=ep.name)
+        setattr(plugin, "__recipebench_origin__", f"entry point of {dist}")
+
+
+def load_plugins_dir(pm: pluggy.PluginManager, plugins_dir: Path) -> list[ModuleType]:
+    """Import and register every ``*.py`` file in ``plugins_dir`` (sorted by name)."""
+    plugins_dir = Path(plugins_dir)
+    if not plugins_dir.is_dir():
+        raise PluginError(f"--plugins-dir {plugins_dir}: not a directory")
+    modules = []
+    for path in sorted(plugins_dir.glob("*.py")):
+        module_name = f"recipebench_local_plugins.{path.stem}"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:  # pragma: no cover - only for odd file systems
+            raise PluginError(f"cannot import plugin file {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            del sys.modules[module_name]
+            raise PluginError(f"plugin file {path} failed to import: {type(exc).__name__}: {exc}") from exc
+        module.__recipebench_origin__ = str(path)
+        pm.register(module, name=str(path))
+        modules.append(module)
+    return modules
+
+
+def _origin(name: str, plugin: object) -> str:
+    return getattr(plugin, "__recipebench_origin__", "built-in" if name in BUILTIN_PLUGINS else "registered by hand")
+
+
+def build_registry(pm: pluggy.PluginManager) -> Registry:
+    """Call each ``recipebench_add_*`` hook once per plugin, with a ``register`` bound to that plugin."""
+    tables: dict[str, dict[str, Registered]] = {"arch": {}, "workload": {}, "recipe": {}}
+    hooks = {"arch": "recipebench_add_archs", "workload": "recipebench_add_workloads", "recipe": "recipebench_add_recipes"}
+    plugins = pm.list_name_plugin()
+    for kind, hook_name in hooks.items():
+        for name, plugin in plugins:
+            others = [p for _, p in plugins if p is not plugin]
+            caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
+            try:
+                caller(register=Register(kind, name, _origin(name, plugin), tables[kind]))
+            except PluginError:
+                raise
+            except Exception as exc:
+                raise PluginError(f"plugin {name!r} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
+    return Registry(
+        recipes=MappingProxyType(tables["recipe"]),
+        workloads=MappingProxyType(tables["workload"]),
+        archs=MappingProxyType(tables["arch"]),
+    )
+
+
+def load_registry(plugins_dir: Path | None = None) -> Registry:
+    """The registry of the built-ins, installed entry-point plugins and ``plugins_dir``."""
+    return build_registry(get_plugin_manager(plugins_dir))

@@ -1,0 +1,42 @@
+"""Option parsing: values users type, and the errors they get."""
+import pytest
+
+from harness.options import Options, UsageError, coerce_option, from_values, parse_recipe_options, parse_seeds
+
+
+def test_seeds():
+    assert parse_seeds("3") == (0, 1, 2)
+    assert parse_seeds("0,5,7") == (0, 5, 7)
+    for bad in ("0", "-1", "a", "1,1", ","):
+        with pytest.raises(UsageError, match="--seeds"):
+            parse_seeds(bad)
+
+
+def test_recipe_options():
+    got = parse_recipe_options(["lr_find_tuned.suggestion=steep", "x.y=1"])
+    assert got["lr_find_tuned"]["suggestion"] == "steep" and got["x"]["y"] == "1"
+    with pytest.raises(UsageError, match="RECIPE.KEY=VALUE"):
+        parse_recipe_options(["nodot=1"])
+    assert coerce_option("r", "k", "0.5", 1.0) == 0.5
+    assert coerce_option("r", "k", "yes", False) is True
+    with pytest.raises(UsageError, match="r.k=abc: expected a float"):
+        coerce_option("r", "k", "abc", 1.0)
+
+
+def test_defaults_and_values():
+    opts = from_values({})
+    assert (opts.workload, opts.scale, opts.seeds, opts.device, opts.weights) == ("synthetic", None, (0,), "auto", "auto")
+    opts = from_values({"scale": "smoke", "seeds": "2", "recipes": ["baseline"]})
+    assert (opts.scale, opts.seeds, opts.recipes) == ("smoke", (0, 1), ("baseline",))
+
+
+def test_bad_values(tmp_path):
+    with pytest.raises(UsageError, match="--scale 'big'"):
+        Options(scale="big")
+    with pytest.raises(UsageError, match="--data-dir"):
+        Options(data_dir=tmp_path / "missing")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UsageError, match="--results-dir"):
+        Options(results_dir=tmp_path / "file")
+    with pytest.raises(UsageError, match="not a regular expression"):
+        Options(label_re="(")
