@@ -1,0 +1,86 @@
+"""Pretraining a body on generated source classes: the offline stand-in for ImageNet weights.
+
+The synthetic workload's recipes are about transfer learning, so its architectures need a body that
+has really learnt something. :func:`pretrained_body` trains ``arch`` from random init on a separate
+set of source classes (disjoint from the target classes), once, and caches the body's weights as a
+torchvision-style state dict keyed by everything that changes them (arch, source data fingerprint,
+settings, device type, library versions). Later runs load it with ``torch.load(weights_only=True)``.
+"""
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from harness import data as data_mod
+from harness.cache import atomic_write_bytes, cache_key, sha256_file
+from harness.environment import versions
+from harness.learner import body_state_dict, build_learner
+from harness.spec import Arch, PreparedData, Scale, WeightsFile
+
+
+@dataclass(frozen=True)
+class PretrainSettings:
+    epochs: int
+    lr_max: float
+    presize: int  # px
+    image_size: int  # px
+    batch_size: int
+    seed: int = 0
+
+
+def pretrained_body(arch: Arch, source: PreparedData, settings: PretrainSettings, cache_dir: Path, device,
+                    label: str, extra_key: Mapping[str, Any]) -> WeightsFile:
+    """The cached body weights for ``arch`` pretrained on ``source``; trains them on first use."""
+    v = versions()
+    key_params = {
+        "arch": arch.name, "source": source.fingerprint, "settings": asdict(settings),
+        "device": getattr(device, "type", str(device)),
+        "versions": {k: v[k] for k in ("torch", "torchvision", "fastai")},
+        **extra_key,
+    }
+    key = cache_key(key_params)
+    path = Path(cache_dir) / "weights" / f"{label}-{arch.name}-{key}.pth"
+    meta_path = path.with_suffix(".json")
+    if not (path.exists() and meta_path.exists()):
+        meta = _train(arch, source, settings, device, path, key_params)
+        atomic_write_bytes(meta_path, json.dumps(meta, indent=2).encode())
+    meta = json.loads(meta_path.read_text())
+    return WeightsFile(source=label, path=path, sha256=sha256_file(path), detail=meta)
+
+
+def _train(arch: Arch, source: PreparedData, settings: PretrainSettings, device, path: Path,
+           key_params: Mapping[str, Any]) -> dict[str, Any]:
+    import torch
+    from fastai.torch_core import set_seed
+
+    set_seed(settings.seed, reproducible=True)
+    scale = Scale("pretrain", settings.presize, settings.image_size, settings.batch_size, arch.name, arch.name)
+    dls = data_mod.dataloaders(source, scale, device)
+    with tempfile.TemporaryDirectory(prefix="recipebench-pretrain-") as tmp:
+        learn = build_learner(dls, arch, weights=None, precision="fp32", device=device, path=Path(tmp), normalize=True)
+        t0 = time.perf_counter()
+        with learn.no_bar(), learn.no_logging():
+            learn.fit_one_cycle(settings.epochs, settings.lr_max)
+        wall_s = time.perf_counter() - t0
+        valid_loss, err = learn.validate()
+    state = body_state_dict(learn.model[0], arch.build(), arch)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+    return {
+        "what": f"{arch.name} trained from random init on {len(dls.vocab)} generated source classes, "
+                "disjoint from the target classes; body only",
+        "source_classes": len(dls.vocab),
+        "source_images": source.n_files,
+        "epochs": settings.epochs,
+        "lr_max": settings.lr_max,
+        "image_size": settings.image_size,
+        "source_valid_error_rate": float(err),
+        "train_wall_s": round(wall_s, 2),
+        "key": key_params,
+    }

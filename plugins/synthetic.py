@@ -1,0 +1,103 @@
+"""The embedded default workload, ``synthetic``: generated offline, with a genuinely pretrained body.
+
+On first use it generates, from a fixed seed, a Pets-layout folder (``images/<Class>_<n>.jpg``) of
+target classes and a separate folder of *source* classes (disjoint from the target ones), and caches
+both. The weight source ``synthetic-source`` pretrains an architecture on the source classes once
+(cached too), so the chapter's transfer-learning recipes have a real pretrained body to fine-tune.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from types import MappingProxyType
+
+from harness import PreparedData, Scale, Workload, WorkloadRequest, hookimpl
+from harness.cache import atomic_dir, cache_key
+from harness.data import PETS_LABEL_RE, fingerprint, image_files
+from harness.pretrain import PretrainSettings, pretrained_body
+from harness.spec import Arch
+from plugins.synthetic_images import GENERATOR_VERSION, ImageSpec, make_classes, write_images
+
+NAME = "synthetic"
+WEIGHTS_LABEL = "synthetic-source"
+DATA_SEED = 0  # the data never changes with the run's seed: every run trains on the same images
+
+
+@dataclass(frozen=True)
+class SyntheticSize:
+    """How much to generate at one scale."""
+
+    classes: int
+    per_class: int
+    confusable_pairs: int
+    source_classes: int
+    source_per_class: int
+    image: ImageSpec  # generated image sizes (px); presizing crops them
+    pretrain: PretrainSettings
+
+
+SCALES = MappingProxyType({
+    # seconds: for tests. Epoch counts capped at 1 per call, lr_find shortened.
+    "smoke": Scale("smoke", presize=48, image_size=32, batch_size=16, arch="resnet18", deep_arch="resnet34",
+                   max_epochs_per_fit=1, lr_find_num_it=12),
+    # CPU minutes: the chapter's epoch counts and learning rates on small images.
+    "quick": Scale("quick", presize=96, image_size=64, batch_size=32, arch="resnet18", deep_arch="resnet34"),
+    # the chapter's settings.
+    "full": Scale("full", presize=460, image_size=224, batch_size=64, arch="resnet34", deep_arch="resnet50"),
+})
+
+SIZES = MappingProxyType({
+    "smoke": SyntheticSize(6, 12, 1, 8, 16, ImageSpec(44, 72),
+                           PretrainSettings(epochs=1, lr_max=1e-2, presize=48, image_size=32, batch_size=16)),
+    "quick": SyntheticSize(12, 50, 3, 24, 100, ImageSpec(86, 150),
+                           PretrainSettings(epochs=2, lr_max=1e-2, presize=96, image_size=64, batch_size=64)),
+    "full": SyntheticSize(37, 200, 6, 40, 250, ImageSpec(420, 720),
+                          PretrainSettings(epochs=8, lr_max=1e-2, presize=460, image_size=224, batch_size=64)),
+})
+
+
+def _generate(root: Path, size: SyntheticSize) -> None:
+    target, source = make_classes(size.classes, size.confusable_pairs, size.source_classes, DATA_SEED)
+    write_images(root / "images", target, size.per_class, size.image, DATA_SEED)
+    write_images(root / "source", source, size.source_per_class, size.image, DATA_SEED + 1)
+    (root / "classes.json").write_text(json.dumps(
+        {"target": [asdict(c) for c in target], "source": [asdict(c) for c in source],
+         "generator_version": GENERATOR_VERSION, "seed": DATA_SEED}, indent=1))
+
+
+def _prepared(folder: Path, description: str, **kw) -> PreparedData:
+    files = image_files(folder)
+    return PreparedData(images_dir=folder, label_re=PETS_LABEL_RE, fingerprint=fingerprint(folder, files),
+                        n_files=len(files), description=description, **kw)
+
+
+def _pretrain(arch: Arch, source: PreparedData, size: SyntheticSize, cache_dir: Path, device):
+    return pretrained_body(arch, source, size.pretrain, cache_dir, device, label=WEIGHTS_LABEL,
+                           extra_key={"generator_version": GENERATOR_VERSION})
+
+
+def prepare(request: WorkloadRequest) -> PreparedData:
+    if request.data_dir is not None:
+        raise ValueError(f"workload {NAME!r} generates its own data; --data-dir is for the pets and folder workloads")
+    size = SIZES[request.scale.name]
+    key = cache_key({"generator_version": GENERATOR_VERSION, "seed": DATA_SEED, "size": asdict(size)})
+    root = Path(request.cache_dir) / "synthetic" / f"{request.scale.name}-{key}"
+    if not (root / "classes.json").exists():
+        with atomic_dir(root) as tmp:
+            _generate(tmp, size)
+    source = _prepared(root / "source", f"{size.source_classes} generated source classes for pretraining")
+    return _prepared(
+        root / "images",
+        f"{size.classes} generated classes x {size.per_class} images ({size.confusable_pairs} confusable pairs)",
+        weight_sources={WEIGHTS_LABEL: partial(_pretrain, source=source, size=size, cache_dir=request.cache_dir,
+                                               device=request.device)},
+        default_weights=WEIGHTS_LABEL,
+    )
+
+
+@hookimpl
+def recipebench_add_workloads(register):
+    register(Workload(NAME, "generated offline from a seed; body pretrained on disjoint generated classes",
+                      prepare=prepare, scales=SCALES))

@@ -1,0 +1,106 @@
+"""The embedded default workload: deterministic, Pets layout, varied sizes, disjoint source classes."""
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from harness.data import PETS_LABEL_RE
+from harness.spec import WorkloadRequest
+from plugins import synthetic
+from plugins.synthetic_images import ImageSpec, make_classes, render
+
+
+def test_target_and_source_classes_are_disjoint_and_pairs_are_confusable():
+    target, source = make_classes(12, 3, 24, seed=0)
+    assert len(target) == 12 and len(source) == 24
+    assert not {c.name for c in target} & {c.name for c in source}
+    target_kinds = {(c.shape, c.pattern) for c in target}
+    assert not target_kinds & {(c.shape, c.pattern) for c in source}, "source shares a shape+pattern with a target"
+    # The first 3 pairs share shape and pattern and differ only in hue or pattern period.
+    for a, b in zip(target[0:6:2], target[1:6:2]):
+        assert (a.shape, a.pattern) == (b.shape, b.pattern)
+        assert (a.hue_deg != b.hue_deg) != (a.period != b.period)
+
+
+def test_many_classes_still_disjoint():
+    target, source = make_classes(37, 6, 40, seed=0)
+    assert len({c.name for c in target}) == 37 and len({c.name for c in source}) == 40
+    for s in source:
+        for t in target:
+            if (s.shape, s.pattern) == (t.shape, t.pattern):
+                gap = abs(s.hue_deg - t.hue_deg) % 360
+                assert min(gap, 360 - gap) >= 60
+
+
+def _jpeg(img) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+def test_rendering_is_a_pure_function_of_its_arguments():
+    target, _ = make_classes(4, 1, 2, seed=0)
+    size = ImageSpec(60, 90)
+    assert _jpeg(render(target[0], size, 0, 0, 5)) == _jpeg(render(target[0], size, 0, 0, 5))
+    assert _jpeg(render(target[0], size, 0, 0, 5)) != _jpeg(render(target[0], size, 0, 0, 6))
+
+
+def test_sizes_and_aspect_ratios_vary():
+    target, _ = make_classes(4, 1, 2, seed=0)
+    size = ImageSpec(60, 90, max_aspect=1.5)
+    shapes = {render(target[1], size, 0, 1, i).size for i in range(20)}
+    assert len(shapes) > 10
+    assert any(w > h for w, h in shapes) and any(h > w for w, h in shapes)
+    assert all(60 <= min(w, h) <= 90 and max(w, h) <= 1.5 * min(w, h) + 1 for w, h in shapes)
+
+
+def test_bad_pair_count_is_refused():
+    with pytest.raises(ValueError, match="confusable pairs"):
+        make_classes(3, 2, 2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def smoke_data(cache_dir):
+    return synthetic.prepare(WorkloadRequest(scale=synthetic.SCALES["smoke"], cache_dir=cache_dir))
+
+
+def test_smoke_data_in_the_pets_layout(smoke_data):
+    size = synthetic.SIZES["smoke"]
+    files = sorted(smoke_data.images_dir.iterdir())
+    assert smoke_data.images_dir.name == "images"
+    assert len(files) == size.classes * size.per_class == smoke_data.n_files
+    labels = {re.findall(PETS_LABEL_RE, f.name)[0] for f in files}
+    assert len(labels) == size.classes
+    assert all(f.suffix == ".jpg" for f in files)
+    assert smoke_data.label_re == PETS_LABEL_RE
+    assert smoke_data.default_weights == "synthetic-source"
+    assert re.fullmatch("[0-9a-f]{64}", smoke_data.fingerprint)
+
+
+def test_generated_once_then_reused(smoke_data, cache_dir):
+    again = synthetic.prepare(WorkloadRequest(scale=synthetic.SCALES["smoke"], cache_dir=cache_dir))
+    assert again.fingerprint == smoke_data.fingerprint
+    stamps = {p.name: p.stat().st_mtime_ns for p in smoke_data.images_dir.iterdir()}
+    assert stamps == {p.name: p.stat().st_mtime_ns for p in again.images_dir.iterdir()}
+
+
+def test_generation_is_deterministic_across_caches(smoke_data, tmp_path):
+    fresh = synthetic.prepare(WorkloadRequest(scale=synthetic.SCALES["smoke"], cache_dir=tmp_path))
+    assert fresh.fingerprint == smoke_data.fingerprint
+    for p in sorted(smoke_data.images_dir.iterdir())[:5]:
+        assert (fresh.images_dir / p.name).read_bytes() == p.read_bytes()
+
+
+def test_data_dir_is_refused_for_generated_data(tmp_path):
+    with pytest.raises(ValueError, match="--data-dir"):
+        synthetic.prepare(WorkloadRequest(scale=synthetic.SCALES["smoke"], cache_dir=tmp_path, data_dir=tmp_path))
+
+
+def test_every_scale_is_defined_and_full_is_the_chapter():
+    full = synthetic.SCALES["full"]
+    assert (full.presize, full.image_size, full.batch_size, full.arch, full.deep_arch) == (
+        460, 224, 64, "resnet34", "resnet50")
+    assert full.max_epochs_per_fit is None and full.lr_find_num_it is None
+    assert synthetic.SCALES["quick"].max_epochs_per_fit is None
