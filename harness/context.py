@@ -1,0 +1,121 @@
+"""Stage 3, recipe: what a recipe function receives.
+
+A recipe is ``def my_recipe(ctx): ...`` making fastai calls on ``ctx.learn`` exactly as the chapter's
+cells do. The harness has already built the Learner (data, split, seed, arch, weights, precision and
+measurement are the same for every recipe) and times, measures and saves the run around the call.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping
+
+from harness.measure import RunLog, num, synchronize
+from harness.spec import Scale
+
+
+@dataclass
+class Span:
+    """A named stretch of a recipe: its epochs and its wall time, optionally continuing ``after``."""
+
+    name: str
+    report: bool
+    after: Span | None
+    first_epoch: int = 0  # index into the run's epoch list
+    last_epoch: int = 0  # one past the end
+    own_wall_s: float = 0.0
+    final: Mapping[str, float | None] = field(default_factory=dict)  # set when the span closes
+
+    @property
+    def wall_s(self) -> float:
+        return self.own_wall_s + (self.after.wall_s if self.after else 0.0)
+
+    def epoch_indices(self) -> list[int]:
+        before = self.after.epoch_indices() if self.after else []
+        return before + list(range(self.first_epoch, self.last_epoch))
+
+    @property
+    def n_epochs(self) -> int:
+        return len(self.epoch_indices())
+
+    def best_epoch(self, log: RunLog) -> int | None:
+        """1-based position, within this span's own epochs, of the lowest error_rate."""
+        own = [log.epochs[i].error_rate for i in range(self.first_epoch, self.last_epoch)]
+        scored = [(e, i) for i, e in enumerate(own) if e is not None]
+        return min(scored)[1] + 1 if scored else None
+
+
+class RecipeContext:
+    """Handed to ``Recipe.train``.
+
+    Attributes:
+        learn:   the Learner to train (built by the harness, measured while the recipe runs).
+        scale:   the session's :class:`~harness.spec.Scale`.
+        options: the recipe's options (its defaults overridden by ``--recipe-option``).
+    """
+
+    def __init__(self, learn, scale: Scale, options: Mapping[str, Any], log: RunLog,
+                 new_learner: Callable[[], Any]) -> None:
+        self.learn = learn
+        self.scale = scale
+        self.options = options
+        self._log = log
+        self._new_learner = new_learner
+        self._spans: list[Span] = []
+
+    def epochs(self, n: int) -> int:
+        """The chapter's epoch count ``n`` at this scale: unchanged at quick and full, capped at smoke."""
+        cap = self.scale.max_epochs_per_fit
+        return n if cap is None else max(1, min(n, cap))
+
+    def new_learner(self):
+        """A fresh Learner under the same conditions (data, arch, pretrained weights, precision),
+        for recipes that retrain from scratch. It becomes ``ctx.learn``."""
+        self.learn = self._new_learner()
+        return self.learn
+
+    @contextlib.contextmanager
+    def outcome(self, name: str, after: Span | None = None) -> Iterator[Span]:
+        """Measure the enclosed training as a named sub-result of the run (a row of its own).
+
+        ``after``: a span this outcome continues from (its epochs and time count towards this one),
+        e.g. a shared frozen start. At exit the harness re-validates the weights then held.
+        """
+        with self._span(name, report=True, after=after) as span:
+            yield span
+
+    @contextlib.contextmanager
+    def stage(self, name: str, after: Span | None = None) -> Iterator[Span]:
+        """Like :meth:`outcome`, but not reported as a row: a shared start that outcomes continue."""
+        with self._span(name, report=False, after=after) as span:
+            yield span
+
+    @contextlib.contextmanager
+    def _span(self, name: str, report: bool, after: Span | None) -> Iterator[Span]:
+        if any(s.name == name for s in self._spans):
+            raise ValueError(f"outcome/stage name {name!r} used twice in one recipe")
+        span = Span(name, report, after, first_epoch=len(self._log.epochs))
+        self._spans.append(span)
+        synchronize(self._log.device)
+        t0 = time.perf_counter()
+        yield span
+        synchronize(self._log.device)
+        span.own_wall_s = time.perf_counter() - t0
+        span.last_epoch = len(self._log.epochs)
+        if report:
+            t1 = time.perf_counter()
+            valid_loss, error_rate = _validate(self.learn)
+            span.final = {"valid_loss": valid_loss, "error_rate": error_rate}
+            self._log.overhead_s += time.perf_counter() - t1  # the harness's own work: not the recipe's time
+
+    @property
+    def spans(self) -> list[Span]:
+        return list(self._spans)
+
+
+def _validate(learn) -> tuple[float | None, float | None]:
+    """``learn.validate()`` as (valid_loss, error_rate)."""
+    names = ["valid_loss", *[m.name for m in learn.metrics]]
+    got = dict(zip(names, learn.validate()))
+    return num(got.get("valid_loss")), num(got.get("error_rate"))

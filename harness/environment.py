@@ -1,0 +1,99 @@
+"""The context a result is only meaningful in: device, versions, commit, machine."""
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+
+class DeviceError(ValueError):
+    """--device asks for something this machine does not have."""
+
+
+def resolve_device(choice: str):
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without CUDA is an error."""
+    import torch
+
+    if choice not in ("auto", "cpu", "cuda"):
+        raise DeviceError(f"--device {choice!r}: use auto, cpu or cuda")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise DeviceError("--device cuda: torch sees no CUDA device here (torch.cuda.is_available() is False)")
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(choice)
+
+
+def device_name(device) -> str:
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{cpu_model()} ({torch.get_num_threads()} threads)"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def versions() -> dict[str, str | None]:
+    import torch
+
+    from harness import __version__
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": _version("torchvision"),
+        "fastai": _version("fastai"),
+        "fastcore": _version("fastcore"),
+        "cuda": torch.version.cuda,
+        "cudnn": str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available() else None,
+        "pytest_benchmark": _version("pytest-benchmark"),
+        "pluggy": _version("pluggy"),
+        "recipebench": __version__,
+    }
+
+
+def git_commit(cwd: Path | None = None) -> dict[str, str | bool | None]:
+    """The checkout's commit and whether it had uncommitted changes (None outside git)."""
+    def run(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = run("rev-parse", "HEAD")
+    status = run("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"git_commit": commit, "git_dirty": bool(status) if status is not None else None}
+
+
+def environment(device) -> dict:
+    import torch
+
+    return {
+        **git_commit(),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda_available": torch.cuda.is_available(),
+        "device_index": device.index if device.type == "cuda" else None,
+    }

@@ -1,0 +1,319 @@
+"""Stage 4, measure: what the harness records while a recipe trains, identically for every recipe.
+
+* :class:`EpochMeter`  -- a fastai callback: per-epoch losses and error_rate (from the Recorder),
+  phase (frozen / unfrozen), wall time and training throughput.
+* :class:`CallLog`     -- wraps the Learner's training methods to record the calls a recipe makes and
+  every ``lr_find`` (its suggestions and curve).
+* :class:`Stopwatch`   -- wall time, synchronising CUDA at both ends.
+* :class:`PeakMemory`  -- CUDA max allocated / reserved after a reset, or the process's peak RSS
+  reset at the start of the recipe (so it is never inherited from the run before).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from harness.results import CallRecord, EpochRecord, LrFindRecord
+
+#: Learner methods whose top-level calls are recorded.
+TRAINING_METHODS = (
+    "fine_tune", "fit_one_cycle", "fit_flat_cos", "fit_sgdr", "fit", "lr_find", "freeze", "unfreeze", "freeze_to",
+    "save", "load",
+)
+
+
+def synchronize(device) -> None:
+    """Wait for queued CUDA work, so a clock read means the work is done."""
+    if getattr(device, "type", str(device)) == "cuda":
+        import torch
+
+        torch.cuda.synchronize(device)
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe rendering of a training call's argument."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, slice):
+        return {"slice": [jsonable(value.start), jsonable(value.stop), jsonable(value.step)]}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy / torch scalar
+        return jsonable(value.item())
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, functools.partial):
+        return f"partial({getattr(value.func, '__name__', repr(value.func))})"
+    if callable(value) and hasattr(value, "__name__"):
+        return value.__name__
+    return type(value).__name__
+
+
+@dataclass
+class RunLog:
+    """What one run recorded; filled by the callbacks and wrappers below."""
+
+    device: Any
+    epochs: list[EpochRecord] = field(default_factory=list)
+    lr_finds: list[LrFindRecord] = field(default_factory=list)
+    calls: list[CallRecord] = field(default_factory=list)
+    fits: int = 0
+    pred_dtypes: list[str] = field(default_factory=list)  # dtype of the model output, per fit
+    overhead_s: float = 0.0  # harness work done inside the recipe's timer (re-validations), subtracted
+
+
+def _phase(learn) -> str:
+    opt = getattr(learn, "opt", None)
+    return "frozen" if opt is not None and getattr(opt, "frozen_idx", 0) > 0 else "unfrozen"
+
+
+def make_callbacks(log: RunLog) -> list:
+    """fastai Callbacks that fill ``log``: an :class:`EpochRecord` after every epoch (lr_find's mock
+    training excluded) and the dtype of the model's raw output in each fit's first training batch."""
+    from fastai.callback.core import Callback
+    from fastai.callback.schedule import LRFinder
+    from fastai.learner import Recorder
+    from fastai.torch_core import find_bs
+
+    class EpochMeter(Callback):
+        """Record each training epoch's losses, error_rate, phase, time and throughput.
+
+        Skips lr_find's mock training, and the fit-like events of validate()/get_preds(), which
+        run no training phase."""
+        order = Recorder.order + 1  # after the Recorder has stored the epoch's values
+        run_valid = True
+
+        def before_fit(self):
+            self.skip = any(isinstance(cb, LRFinder) for cb in self.learn.cbs)
+            self.counted = False
+
+        def before_epoch(self):
+            synchronize(log.device)
+            self.t_epoch, self.train_s, self.samples, self.trained = time.perf_counter(), 0.0, 0, False
+
+        def before_train(self):
+            if self.skip:
+                return
+            if not self.counted:
+                log.fits += 1
+                self.counted = True
+            self.trained = True
+            self.t_train = time.perf_counter()
+
+        def after_batch(self):
+            if self.trained and self.training:
+                self.samples += find_bs(self.yb)
+
+        def after_train(self):
+            if self.trained:
+                synchronize(log.device)
+                self.train_s = time.perf_counter() - self.t_train
+
+        def after_epoch(self):
+            if self.skip or not self.trained:
+                return
+            synchronize(log.device)
+            names = list(self.recorder.metric_names[1:])  # drop "epoch"
+            values = dict(zip(names, self.recorder.values[-1])) if self.recorder.values else {}
+            log.epochs.append(EpochRecord(
+                epoch=len(log.epochs) + 1,
+                phase=_phase(self.learn),
+                fit=log.fits,
+                train_loss=num(values.get("train_loss")),
+                valid_loss=num(values.get("valid_loss")),
+                error_rate=num(values.get("error_rate")),
+                wall_s=time.perf_counter() - self.t_epoch,
+                train_s=self.train_s,
+                train_samples=int(self.samples),
+            ))
+
+    class DtypeProbe(Callback):
+        "Note the dtype of the model's output before any mixed-precision callback casts it back."
+        order = 1  # before MixedPrecision's after_pred (order 10) turns the output into float32
+
+        def before_fit(self):
+            self.seen = any(isinstance(cb, LRFinder) for cb in self.learn.cbs)
+
+        def after_pred(self):
+            if self.training and not self.seen:
+                log.pred_dtypes.append(str(self.pred.dtype).replace("torch.", ""))
+                self.seen = True
+
+    return [EpochMeter(), DtypeProbe()]
+
+
+def num(v) -> float | None:
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+class CallLog:
+    """Record the top-level training calls a recipe makes on a Learner, and every lr_find."""
+
+    def __init__(self, log: RunLog, lr_find_num_it: int | None = None) -> None:
+        self.log, self.lr_find_num_it, self.depth = log, lr_find_num_it, 0
+
+    def attach(self, learn) -> None:
+        for name in TRAINING_METHODS:
+            original = getattr(type(learn), name, None)
+            if original is not None:
+                setattr(learn, name, self._wrap(learn, name, original))
+
+    def _wrap(self, learn, name: str, original: Callable) -> Callable:
+        @functools.wraps(original)
+        def wrapper(*args, **kwargs):
+            if name == "lr_find" and self.lr_find_num_it is not None:
+                kwargs.setdefault("num_it", self.lr_find_num_it)
+            top = self.depth == 0
+            if top:
+                self.log.calls.append(CallRecord(name, tuple(jsonable(a) for a in args),
+                                                 {k: jsonable(v) for k, v in kwargs.items()}))
+            self.depth += 1
+            t0 = time.perf_counter()
+            try:
+                result = original(learn, *args, **kwargs)
+            finally:
+                self.depth -= 1
+            if name == "lr_find":
+                self._record_lr_find(learn, result, kwargs.get("num_it", 100), time.perf_counter() - t0)
+            return result
+
+        return wrapper
+
+    def _record_lr_find(self, learn, suggested, num_it: int, wall_s: float) -> None:
+        import matplotlib.pyplot as plt
+
+        plt.close("all")  # lr_find plots by default; keep figures from piling up
+        rec = learn.recorder
+        suggestions = {k: float(v) for k, v in suggested._asdict().items()} if hasattr(suggested, "_asdict") else {}
+        curve = [(float(lr), float(loss)) for lr, loss in zip(rec.lrs, rec.losses) if math.isfinite(float(loss))]
+        self.log.lr_finds.append(LrFindRecord(
+            suggestions=suggestions,
+            num_it=int(num_it),
+            lrs=tuple(lr for lr, _ in curve),
+            losses=tuple(loss for _, loss in curve),
+            wall_s=wall_s,
+        ))
+
+
+class Stopwatch:
+    """Wall time of a block, CUDA-synchronised at both ends."""
+
+    def __init__(self, device) -> None:
+        self.device, self.elapsed_s = device, 0.0
+
+    def __enter__(self) -> Stopwatch:
+        synchronize(self.device)
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        synchronize(self.device)
+        self.elapsed_s = time.perf_counter() - self._t0
+
+
+def _read_status_kib(field_name: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_rss_peak() -> bool:
+    """Reset the kernel's peak-RSS mark (VmHWM) to the current RSS; False where not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _read_status_kib("VmHWM") is not None
+    except OSError:
+        return False
+
+
+class _RssSampler(threading.Thread):
+    """Fallback where VmHWM cannot be reset: sample RSS every ``interval_s``."""
+
+    def __init__(self, interval_s: float = 0.01) -> None:
+        import psutil  # optional; only needed where /proc/self/clear_refs is unavailable
+
+        super().__init__(daemon=True)
+        self.interval_s, self.peak_bytes, self._stop_event = interval_s, 0, threading.Event()
+        self._process = psutil.Process()
+
+    def run(self) -> None:
+        proc = self._process
+        while not self._stop_event.is_set():
+            self.peak_bytes = max(self.peak_bytes, proc.memory_info().rss)
+            self._stop_event.wait(self.interval_s)
+
+    def stop(self) -> int:
+        self._stop_event.set()
+        self.join()
+        return self.peak_bytes
+
+
+class PeakMemory:
+    """Peak memory of a block. On CUDA: max allocated and reserved after a reset. Always: the
+    process's peak RSS during the block, reset at entry (Linux VmHWM), else sampled."""
+
+    def __init__(self, device) -> None:
+        self.device = device
+        self.peak_rss_bytes: int | None = None
+        self.cuda_max_allocated_bytes: int | None = None
+        self.cuda_max_reserved_bytes: int | None = None
+        self.method = ""
+
+    @property
+    def is_cuda(self) -> bool:
+        return getattr(self.device, "type", str(self.device)) == "cuda"
+
+    @property
+    def peak_bytes(self) -> int | None:
+        return self.cuda_max_allocated_bytes if self.is_cuda else self.peak_rss_bytes
+
+    def __enter__(self) -> PeakMemory:
+        if self.is_cuda:
+            import torch
+
+            synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+        self._sampler = None
+        if not _reset_rss_peak():
+            try:
+                self._sampler = _RssSampler()
+                self._sampler.start()
+            except ImportError:  # pragma: no cover - no psutil and no /proc
+                self._sampler = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._sampler is not None:
+            self.peak_rss_bytes = self._sampler.stop()
+            rss_method = "process RSS sampled every 10 ms"
+        else:
+            kib = _read_status_kib("VmHWM")
+            self.peak_rss_bytes = kib * 1024 if kib is not None else None
+            rss_method = "process peak RSS (VmHWM, reset at start)" if kib is not None else "unavailable"
+        if self.is_cuda:
+            import torch
+
+            synchronize(self.device)
+            self.cuda_max_allocated_bytes = int(torch.cuda.max_memory_allocated(self.device))
+            self.cuda_max_reserved_bytes = int(torch.cuda.max_memory_reserved(self.device))
+            self.method = "torch.cuda.max_memory_allocated (after reset_peak_memory_stats)"
+        else:
+            self.method = rss_method

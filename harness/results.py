@@ -1,0 +1,221 @@
+"""The result of one run, as frozen dataclasses with units in their names.
+
+One :class:`RunResult` is written per recipe x seed as a JSON document that follows
+``harness/schema/result.schema.json`` (``schema_version`` :data:`SCHEMA_VERSION`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from types import MappingProxyType
+from typing import Any, Mapping
+
+SCHEMA_VERSION = 1
+STATUS_OK = "ok"
+STATUS_ERROR = "error"
+
+
+def _freeze(obj: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if isinstance(value, Mapping):
+            object.__setattr__(obj, name, MappingProxyType(dict(value)))
+        elif isinstance(value, list):
+            object.__setattr__(obj, name, tuple(value))
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch as fastai's Recorder saw it, plus the harness's timing."""
+
+    epoch: int  # 1-based, counted over the whole run (or outcome)
+    phase: str  # "frozen" (body frozen) or "unfrozen"
+    fit: int  # 1-based index of the training call (fit / fit_one_cycle / ...) it belonged to
+    train_loss: float | None  # fastai's smoothed training loss at the end of the epoch
+    valid_loss: float | None
+    error_rate: float | None
+    wall_s: float  # the whole epoch: training and validation
+    train_s: float  # the training part only
+    train_samples: int  # images seen in training
+
+
+@dataclass(frozen=True)
+class LrFindRecord:
+    """One ``lr_find`` call: its suggestions and the curve it measured."""
+
+    suggestions: Mapping[str, float]  # e.g. {"minimum": 1e-2, "steep": 5e-3}; "minimum" is already /10
+    num_it: int
+    lrs: tuple[float, ...]
+    losses: tuple[float, ...]
+    wall_s: float
+
+    def __post_init__(self) -> None:
+        _freeze(self, "suggestions", "lrs", "losses")
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """A training call the recipe made on its Learner (top-level only, JSON-safe arguments)."""
+
+    method: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _freeze(self, "args", "kwargs")
+
+
+@dataclass(frozen=True)
+class ConfusedPair:
+    actual: str
+    predicted: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A named sub-result of a run (e.g. one arm of a contrast), measured like a whole run."""
+
+    name: str
+    error_rate: float | None  # of the weights held at the end of the outcome (re-validated)
+    best_error_rate: float | None
+    best_epoch: int | None  # 1-based within the outcome's epochs
+    wall_s: float
+    samples_per_s: float | None  # training images per second
+    epochs: tuple[EpochRecord, ...]
+
+    def __post_init__(self) -> None:
+        _freeze(self, "epochs")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The run's settings: identical for every recipe of a session except ``arch``."""
+
+    arch: str
+    presize: int  # px
+    image_size: int  # px
+    batch_size: int
+    scale: str
+    num_workers: int
+    max_epochs_per_fit: int | None
+    lr_find_num_it: int | None
+    valid_pct: float
+    split_seed: int
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """Which pretrained weights the body really started from."""
+
+    source: str  # "synthetic-source", "imagenet", "file", "none"
+    arch: str
+    path: str | None
+    sha256: str | None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _freeze(self, "detail")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything recorded about one recipe x seed run."""
+
+    schema_version: int
+    run_id: str
+    session_id: str
+    created_utc: str
+    status: str  # "ok" or "error"
+    error: str | None
+    recipe: str
+    recipe_plugin: str
+    recipe_options: Mapping[str, Any]
+    workload: str
+    workload_fingerprint: str
+    scale: str
+    seed: int
+    device: str  # "cpu" or "cuda"
+    device_name: str
+    precision: str  # what really ran: "fp32", "fp16" or "bf16"
+    precision_requested: str  # what the recipe asked for: "fp32" or "mixed"
+    weights: WeightsInfo
+    config: Config
+    n_classes: int
+    n_train: int
+    n_valid: int
+    error_rate: float | None  # final: the weights held at the end, re-validated
+    best_error_rate: float | None  # lowest per-epoch error_rate
+    best_epoch: int | None  # 1-based epoch of best_error_rate
+    wall_s: float  # the recipe's wall time (CUDA-synchronised)
+    samples_per_s: float | None  # training images per second over all training epochs
+    peak_memory_bytes: int | None  # CUDA max allocated, or the process's peak RSS on CPU
+    peak_memory_method: str
+    peak_rss_bytes: int | None
+    cuda_max_allocated_bytes: int | None
+    cuda_max_reserved_bytes: int | None
+    epochs: tuple[EpochRecord, ...]
+    outcomes: tuple[Outcome, ...]
+    lr_finds: tuple[LrFindRecord, ...]
+    calls: tuple[CallRecord, ...]
+    most_confused: tuple[ConfusedPair, ...]
+    versions: Mapping[str, str | None]
+    environment: Mapping[str, Any]  # git commit, host, cpu, threads, ...
+    skipped_files: tuple[str, ...] = ()
+    converted_files: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _freeze(self, "recipe_options", "epochs", "outcomes", "lr_finds", "calls", "most_confused", "versions",
+                "environment", "skipped_files", "converted_files")
+
+    @property
+    def ok(self) -> bool:
+        return self.status == STATUS_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> RunResult:
+        if doc.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"result schema_version {doc.get('schema_version')!r} is not {SCHEMA_VERSION}")
+        kw = dict(doc)
+        kw["weights"] = WeightsInfo(**doc["weights"])
+        kw["config"] = Config(**doc["config"])
+        kw["epochs"] = tuple(EpochRecord(**e) for e in doc["epochs"])
+        kw["outcomes"] = tuple(
+            Outcome(**{**o, "epochs": tuple(EpochRecord(**e) for e in o["epochs"])}) for o in doc["outcomes"]
+        )
+        kw["lr_finds"] = tuple(LrFindRecord(**r) for r in doc["lr_finds"])
+        kw["calls"] = tuple(CallRecord(**c) for c in doc["calls"])
+        kw["most_confused"] = tuple(ConfusedPair(**p) for p in doc["most_confused"])
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in kw.items() if k in names})
+
+
+def _plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema every result document follows."""
+    text = resources.files("harness").joinpath("schema/result.schema.json").read_text()
+    return json.loads(text)
+
+
+def validate(doc: Mapping[str, Any]) -> None:
+    """Raise ``jsonschema.ValidationError`` if ``doc`` does not follow the result schema."""
+    import jsonschema
+
+    jsonschema.validate(doc, schema())

@@ -1,0 +1,176 @@
+"""One run, stage by stage: data -> learner -> recipe (measured) -> final evaluation -> result.
+
+:func:`prepare` does everything that is not the recipe (seeding, DataLoaders, the Learner) so that
+:meth:`PreparedRun.execute` times exactly the recipe. A recipe that raises is recorded as a result
+with ``status: "error"`` and the traceback, not lost.
+"""
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+from harness import data as data_mod
+from harness import precision as precision_mod
+from harness.context import RecipeContext, Span
+from harness.environment import device_name, environment, versions
+from harness.learner import build_learner
+from harness.measure import CallLog, PeakMemory, RunLog, Stopwatch, make_callbacks
+from harness.results import (
+    SCHEMA_VERSION, STATUS_ERROR, STATUS_OK, Config, ConfusedPair, Outcome, RunResult, WeightsInfo,
+)
+from harness.spec import Arch, PreparedData, Recipe, Scale, WeightsFile
+
+MOST_CONFUSED_TOP = 10
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything that defines one run."""
+
+    recipe: Recipe
+    recipe_plugin: str
+    recipe_options: Mapping[str, Any]
+    workload: str
+    data: PreparedData
+    scale: Scale
+    arch: Arch
+    weights: WeightsFile | None
+    seed: int
+    device: Any  # torch.device
+    session_id: str
+
+
+def prepare(plan: RunPlan) -> PreparedRun:
+    """Seed, build the DataLoaders and the Learner (not timed)."""
+    from fastai.torch_core import set_seed
+
+    set_seed(plan.seed, reproducible=True)  # before the DataLoaders, as fastai requires
+    dls = data_mod.dataloaders(plan.data, plan.scale, plan.device)
+    return PreparedRun(plan, dls)
+
+
+class PreparedRun:
+    """A run ready to go: :meth:`execute` trains the recipe and returns its :class:`RunResult`."""
+
+    def __init__(self, plan: RunPlan, dls) -> None:
+        self.plan, self.dls = plan, dls
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"recipebench-{plan.recipe.name}-"))
+        self.log = RunLog(plan.device)
+        self._calls = CallLog(self.log, plan.scale.lr_find_num_it)
+        self.learn = self._new_learner()
+
+    def _new_learner(self):
+        p = self.plan
+        learn = build_learner(self.dls, p.arch, p.weights, p.recipe.precision, p.device, path=self.workdir)
+        learn.add_cbs(make_callbacks(self.log))
+        self._calls.attach(learn)
+        return learn
+
+    def execute(self) -> RunResult:
+        p = self.plan
+        ctx = RecipeContext(self.learn, p.scale, p.recipe_options, self.log, new_learner=self._new_learner)
+        status, error = STATUS_OK, None
+        try:
+            with PeakMemory(p.device) as memory, Stopwatch(p.device) as watch:
+                try:
+                    p.recipe.train(ctx)
+                except Exception:  # recorded, not lost; KeyboardInterrupt still stops the session
+                    status, error = STATUS_ERROR, traceback.format_exc()
+            final_error, confused = (None, ()) if status != STATUS_OK else _final_evaluation(ctx.learn)
+            return self._result(ctx, status, error, watch.elapsed_s - self.log.overhead_s, memory, final_error,
+                                confused)
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _result(self, ctx: RecipeContext, status: str, error: str | None, wall_s: float, memory: PeakMemory,
+                final_error: float | None, confused) -> RunResult:
+        p, log = self.plan, self.log
+        best_error, best_epoch = _best(log.epochs)
+        w = p.weights
+        return RunResult(
+            schema_version=SCHEMA_VERSION,
+            run_id=f"{p.session_id}/{p.recipe.name}-seed{p.seed}",
+            session_id=p.session_id,
+            created_utc=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            status=status,
+            error=error,
+            recipe=p.recipe.name,
+            recipe_plugin=p.recipe_plugin,
+            recipe_options=dict(p.recipe_options),
+            workload=p.workload,
+            workload_fingerprint=p.data.fingerprint,
+            scale=p.scale.name,
+            seed=p.seed,
+            device=p.device.type,
+            device_name=device_name(p.device),
+            precision=precision_mod.observed_label(log.pred_dtypes),
+            precision_requested=p.recipe.precision,
+            weights=WeightsInfo(source=w.source, arch=p.arch.name, path=str(w.path), sha256=w.sha256, detail=w.detail)
+            if w is not None else WeightsInfo(source="none", arch=p.arch.name, path=None, sha256=None),
+            config=Config(arch=p.arch.name, presize=p.scale.presize, image_size=p.scale.image_size,
+                          batch_size=p.scale.batch_size, scale=p.scale.name, num_workers=p.scale.num_workers,
+                          max_epochs_per_fit=p.scale.max_epochs_per_fit, lr_find_num_it=p.scale.lr_find_num_it,
+                          valid_pct=data_mod.VALID_PCT, split_seed=data_mod.SPLIT_SEED),
+            n_classes=int(self.dls.c),
+            n_train=len(self.dls.train_ds),
+            n_valid=len(self.dls.valid_ds),
+            error_rate=final_error,
+            best_error_rate=best_error,
+            best_epoch=best_epoch,
+            wall_s=max(wall_s, 0.0),
+            samples_per_s=_throughput(log.epochs),
+            peak_memory_bytes=memory.peak_bytes,
+            peak_memory_method=memory.method,
+            peak_rss_bytes=memory.peak_rss_bytes,
+            cuda_max_allocated_bytes=memory.cuda_max_allocated_bytes,
+            cuda_max_reserved_bytes=memory.cuda_max_reserved_bytes,
+            epochs=tuple(log.epochs),
+            outcomes=tuple(_outcome(span, log) for span in ctx.spans if span.report),
+            lr_finds=tuple(log.lr_finds),
+            calls=tuple(log.calls),
+            most_confused=tuple(confused),
+            versions=versions(),
+            environment=environment(p.device),
+            skipped_files=p.data.skipped_files,
+            converted_files=p.data.converted_files,
+        )
+
+
+def _best(epochs) -> tuple[float | None, int | None]:
+    scored = [(e.error_rate, i + 1) for i, e in enumerate(epochs) if e.error_rate is not None]
+    if not scored:
+        return None, None
+    best = min(scored)  # the earliest epoch among equal error rates
+    return best[0], best[1]
+
+
+def _throughput(epochs) -> float | None:
+    seconds = sum(e.train_s for e in epochs)
+    return sum(e.train_samples for e in epochs) / seconds if seconds > 0 else None
+
+
+def _outcome(span: Span, log: RunLog) -> Outcome:
+    epochs = [dataclasses.replace(log.epochs[i], epoch=n + 1) for n, i in enumerate(span.epoch_indices())]
+    best_error, best_epoch = _best(epochs)
+    return Outcome(name=span.name, error_rate=span.final.get("error_rate"), best_error_rate=best_error,
+                   best_epoch=best_epoch, wall_s=span.wall_s, samples_per_s=_throughput(epochs),
+                   epochs=tuple(epochs))
+
+
+def _final_evaluation(learn) -> tuple[float | None, list[ConfusedPair]]:
+    """The error rate of the weights held at the end, and fastai's ``most_confused`` pairs."""
+    from fastai.interpret import ClassificationInterpretation
+
+    interp = ClassificationInterpretation.from_learner(learn)
+    matrix = interp.confusion_matrix()
+    total = matrix.sum()
+    error = float(1 - matrix.trace() / total) if total else None
+    pairs = [ConfusedPair(str(a), str(p), int(n)) for a, p, n in interp.most_confused(min_val=1)[:MOST_CONFUSED_TOP]]
+    return error, pairs
+

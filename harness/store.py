@@ -1,0 +1,122 @@
+"""Stage 5, store: one JSON document per run, written atomically, never overwriting anything.
+
+Layout::
+
+    results/
+      20261129T141500Z-synthetic-quick-cpu/      # one folder per session
+        baseline-seed0.json
+        ...
+        summary.md                                # the session's table
+        epochs.png                                # error_rate per epoch, per recipe
+
+:func:`load_results` reads result files, folders of them (recursively) and pytest-benchmark's
+``--benchmark-json`` / ``--benchmark-save`` files (the documents travel in ``extra_info``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+from harness.results import SCHEMA_VERSION, RunResult, validate
+
+EXTRA_INFO_KEY = "recipebench"
+
+
+class ResultsError(ValueError):
+    """A results file or folder that cannot be read; the message names it."""
+
+
+def new_session_id(workload: str, scale: str, device: str, now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    return f"{now:%Y%m%dT%H%M%SZ}-{workload}-{scale}-{device}"
+
+
+def session_dir(results_dir: Path, session_id: str) -> Path:
+    """The session's folder under ``results_dir``, created now; a clash gets a numbered suffix."""
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        path = results_dir / (session_id if n == 1 else f"{session_id}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise ResultsError(f"cannot make a new session folder under {results_dir}")  # pragma: no cover
+
+
+def write_new(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically without overwriting: a taken name gets ``-2``, ``-3``..."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        for n in range(1, 1000):
+            target = path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+            try:
+                os.link(tmp, target)  # atomic, and fails if the name is taken
+                return target
+            except FileExistsError:
+                continue
+        raise ResultsError(f"no free file name for {path}")  # pragma: no cover
+    finally:
+        os.unlink(tmp)
+
+
+def write_result(result: RunResult, directory: Path) -> Path:
+    """Validate ``result`` against the schema and write it as ``<recipe>-seed<seed>.json``."""
+    doc = result.to_dict()
+    validate(doc)
+    return write_new(Path(directory) / f"{result.recipe}-seed{result.seed}.json", json.dumps(doc, indent=2) + "\n")
+
+
+def _from_doc(doc: dict, origin: str) -> RunResult:
+    try:
+        validate(doc)
+        return RunResult.from_dict(doc)
+    except Exception as exc:
+        msg = getattr(exc, "message", str(exc))
+        raise ResultsError(f"{origin}: not a valid recipebench result (schema {SCHEMA_VERSION}): {msg}") from None
+
+
+def _read_file(path: Path) -> list[RunResult]:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot read JSON: {exc}") from None
+    if isinstance(doc, dict) and "benchmarks" in doc:  # pytest-benchmark's file
+        found = [
+            _from_doc(b["extra_info"][EXTRA_INFO_KEY], f"{path} [{b.get('name', '?')}]")
+            for b in doc["benchmarks"]
+            if isinstance(b.get("extra_info"), dict) and EXTRA_INFO_KEY in b["extra_info"]
+        ]
+        if not found:
+            raise ResultsError(f"{path}: a pytest-benchmark file without recipebench results in extra_info")
+        return found
+    if isinstance(doc, dict) and "schema_version" in doc:
+        return [_from_doc(doc, str(path))]
+    raise ResultsError(f"{path}: neither a recipebench result nor a pytest-benchmark file")
+
+
+def load_results(paths: Iterable[Path]) -> list[RunResult]:
+    """Results from files and folders (folders are searched recursively for ``*.json``)."""
+    out: list[RunResult] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*.json") if not p.name.startswith("."))
+            if not files:
+                raise ResultsError(f"{path}: no result files (*.json) in this folder")
+            for f in files:
+                out.extend(_read_file(f))
+        elif path.is_file():
+            out.extend(_read_file(path))
+        else:
+            raise ResultsError(f"{path}: no such file or folder")
+    return out

@@ -1,0 +1,50 @@
+"""Shared fixtures. Tests train only at the smoke scale, in a cache made once per test session."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """A cache for generated data and pretrained weights, shared by every test of the session."""
+    path = tmp_path_factory.mktemp("recipebench-cache")
+    return path
+
+
+@pytest.fixture(scope="session")
+def registry():
+    from harness.plugins import load_registry
+
+    return load_registry()
+
+
+@pytest.fixture(scope="session")
+def smoke_session(cache_dir, tmp_path_factory):
+    """A BenchSession on the synthetic workload at smoke scale, CPU, its data and weights ready."""
+    from harness.options import Options
+    from harness.session import BenchSession
+
+    session = BenchSession(Options(scale="smoke", device="cpu", cache_dir=cache_dir,
+                                   results_dir=tmp_path_factory.mktemp("results")))
+    session.weights_for(session.arch_for(session.registry.recipe("baseline")))
+    return session
+
+
+@pytest.fixture(scope="session")
+def baseline_result(smoke_session):
+    """One real (smoke-scale) run of the baseline recipe."""
+    run = smoke_session.prepare("baseline", 0)
+    return run.execute()
+
+
+def subprocess_env(cache_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["RECIPEBENCH_CACHE"] = str(cache_dir)
+    env.pop("PYTEST_ADDOPTS", None)
+    return env

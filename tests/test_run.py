@@ -1,0 +1,87 @@
+"""One real run at smoke scale: what the harness records, and that it is true."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from harness import store
+from harness.results import RunResult, validate
+
+
+def test_result_follows_the_schema_and_round_trips(baseline_result):
+    doc = baseline_result.to_dict()
+    validate(doc)
+    assert RunResult.from_dict(json.loads(json.dumps(doc))) == baseline_result
+
+
+def test_baseline_records_the_chapter_structure(baseline_result):
+    r = baseline_result
+    assert r.ok and r.error is None
+    assert [e.phase for e in r.epochs] == ["frozen", "unfrozen"]  # smoke caps fine_tune(2) at 1 epoch
+    assert [e.fit for e in r.epochs] == [1, 2]
+    assert [(c.method, c.args) for c in r.calls] == [("fine_tune", (1,))]
+    assert all(e.error_rate is not None and 0 <= e.error_rate <= 1 for e in r.epochs)
+    assert all(e.train_samples == r.n_train - r.n_train % r.config.batch_size for e in r.epochs)
+
+
+def test_headline_figures_are_measured(baseline_result):
+    r = baseline_result
+    assert r.wall_s > 0 and r.wall_s >= sum(e.wall_s for e in r.epochs) * 0.9
+    assert r.samples_per_s > 0
+    assert r.peak_memory_bytes and r.peak_memory_bytes == r.peak_rss_bytes and r.peak_memory_bytes > 100 * 2**20
+    assert r.cuda_max_allocated_bytes is None
+    assert 0 <= r.error_rate <= 1
+    assert r.best_error_rate == min(e.error_rate for e in r.epochs)
+    assert r.epochs[r.best_epoch - 1].error_rate == r.best_error_rate
+
+
+def test_context_is_true(baseline_result, smoke_session):
+    r = baseline_result
+    assert (r.device, r.precision, r.precision_requested) == ("cpu", "fp32", "fp32")
+    assert r.weights.source == "synthetic-source" and r.weights.arch == "resnet18"
+    assert r.weights.detail["source_classes"] == 8
+    assert r.config.arch == "resnet18" and (r.config.presize, r.config.image_size) == (48, 32)
+    assert r.workload_fingerprint == smoke_session.data().fingerprint
+    for key in ("python", "torch", "torchvision", "fastai", "cuda"):
+        assert key in r.versions
+    assert r.versions["torch"] and r.versions["fastai"]
+    assert "git_commit" in r.environment
+    assert r.n_classes == 6 and r.n_train + r.n_valid == 72
+
+
+def test_most_confused_is_fastais(baseline_result):
+    pairs = baseline_result.most_confused
+    assert pairs, "a smoke model confuses something"
+    assert all(p.actual != p.predicted and p.count >= 1 for p in pairs)
+    assert [p.count for p in pairs] == sorted((p.count for p in pairs), reverse=True)
+
+
+def test_same_seed_same_numbers(smoke_session, baseline_result):
+    again = smoke_session.prepare("baseline", 0).execute()
+    assert [e.error_rate for e in again.epochs] == [e.error_rate for e in baseline_result.epochs]
+    assert [e.train_loss for e in again.epochs] == pytest.approx([e.train_loss for e in baseline_result.epochs])
+
+
+def test_writing_never_overwrites(baseline_result, tmp_path):
+    first = store.write_result(baseline_result, tmp_path)
+    second = store.write_result(baseline_result, tmp_path)
+    assert first.name == "baseline-seed0.json" and second.name == "baseline-seed0-2.json"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["baseline-seed0-2.json", "baseline-seed0.json"]
+    assert store.load_results([tmp_path]) == [baseline_result, baseline_result]
+
+
+def test_an_invalid_result_is_not_written(baseline_result, tmp_path):
+    bad = dataclasses.replace(baseline_result, error_rate=1.5)
+    with pytest.raises(Exception, match="1.5"):
+        store.write_result(bad, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_loading_names_the_bad_file(tmp_path):
+    (tmp_path / "junk.json").write_text('{"schema_version": 1, "recipe": "x"}')
+    with pytest.raises(store.ResultsError, match="junk.json: not a valid recipebench result"):
+        store.load_results([tmp_path])
+    with pytest.raises(store.ResultsError, match="no such file"):
+        store.load_results([tmp_path / "nope"])
