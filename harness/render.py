@@ -1,0 +1,203 @@
+"""Stage 7, render: tables (tabulate) and plots (matplotlib) from results.
+
+Every result becomes one row for the whole run plus one per outcome (sub-result), through
+:func:`rows`; the tables never special-case a recipe. Several seeds of the same row are summarised:
+error rates as mean +- std (n), wall time as median [min-max].
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from harness.results import RunResult
+from harness.stats import Summary
+
+OUTCOME_SEP = " > "
+SUMMARY_HEADERS = ("recipe", "error_rate", "best (epoch)", "wall s", "img/s", "peak MB", "precision", "device")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a table: a whole run, or one outcome of it."""
+
+    label: str
+    recipe: str
+    outcome: str | None
+    seed: int
+    status: str
+    error_rate: float | None
+    best_error_rate: float | None
+    best_epoch: int | None
+    n_epochs: int
+    wall_s: float
+    samples_per_s: float | None
+    peak_memory_bytes: int | None
+    precision: str
+    device: str
+
+
+def rows(result: RunResult) -> list[Row]:
+    """The run's own row, then one row per outcome."""
+    common = dict(recipe=result.recipe, seed=result.seed, status=result.status, precision=result.precision,
+                  device=result.device)
+    out = [Row(label=result.recipe, outcome=None, error_rate=result.error_rate,
+               best_error_rate=result.best_error_rate, best_epoch=result.best_epoch, n_epochs=len(result.epochs),
+               wall_s=result.wall_s, samples_per_s=result.samples_per_s,
+               peak_memory_bytes=result.peak_memory_bytes, **common)]
+    for o in result.outcomes:
+        out.append(Row(label=f"{result.recipe}{OUTCOME_SEP}{o.name}", outcome=o.name, error_rate=o.error_rate,
+                       best_error_rate=o.best_error_rate, best_epoch=o.best_epoch, n_epochs=len(o.epochs),
+                       wall_s=o.wall_s, samples_per_s=o.samples_per_s, peak_memory_bytes=None, **common))
+    return out
+
+
+def grouped(results: Iterable[RunResult]) -> dict[str, list[Row]]:
+    """Rows of all results grouped by label (recipe or recipe > outcome), in first-seen order."""
+    groups: dict[str, list[Row]] = {}
+    for result in results:
+        for row in rows(result):
+            groups.setdefault(row.label, []).append(row)
+    return groups
+
+
+def _rate(s: Summary | None) -> str:
+    if s is None:
+        return "-"
+    if s.n == 1:
+        return f"{s.mean:.4f}"
+    return f"{s.mean:.4f} ± {s.std:.4f} (n={s.n})"
+
+
+def _epochs(values: Sequence[int | None]) -> str:
+    got = sorted(v for v in values if v is not None)
+    if not got:
+        return ""
+    return f"ep {got[0]}" if got[0] == got[-1] else f"ep {got[0]}-{got[-1]}"
+
+
+def _spread(s: Summary | None, digits: int = 1) -> str:
+    if s is None:
+        return "-"
+    if s.n == 1:
+        return f"{s.median:.{digits}f}"
+    return f"{s.median:.{digits}f} [{s.min:.{digits}f}-{s.max:.{digits}f}]"
+
+
+def _joined(values: Iterable[str]) -> str:
+    return ",".join(dict.fromkeys(values))
+
+
+def summary_row(label: str, group: Sequence[Row]) -> list[str]:
+    ok = [r for r in group if r.status == "ok"]
+    failed = len(group) - len(ok)
+    err = _rate(Summary.of(r.error_rate for r in ok)) if ok else "ERROR"
+    if failed and ok:
+        err += f" ({failed} failed)"
+    best = Summary.of(r.best_error_rate for r in ok)
+    best_text = "-" if best is None else f"{_rate(best)} ({_epochs([r.best_epoch for r in ok])})"
+    memory = Summary.of(r.peak_memory_bytes for r in ok)
+    return [
+        label,
+        err,
+        best_text,
+        _spread(Summary.of(r.wall_s for r in ok)),
+        _spread(Summary.of(r.samples_per_s for r in ok), 0),
+        "-" if memory is None else f"{memory.max / 2**20:.0f}",
+        _joined(r.precision for r in group),
+        _joined(r.device for r in group),
+    ]
+
+
+def summary_table(results: Iterable[RunResult], tablefmt: str = "simple") -> str:
+    """recipe | error_rate | best (epoch) | wall s | img/s | peak MB | precision | device."""
+    import tabulate
+
+    body = [summary_row(label, group) for label, group in grouped(results).items()]
+    return tabulate.tabulate(body, headers=SUMMARY_HEADERS, tablefmt=tablefmt, disable_numparse=True)
+
+
+def context_lines(results: Sequence[RunResult]) -> list[str]:
+    """What the table's numbers depend on, in a few lines."""
+    if not results:
+        return []
+    r = results[0]
+    c = r.config
+    weights = _joined(f"{x.weights.source} ({x.weights.arch})" for x in results)
+    seeds = sorted({x.seed for x in results})
+    return [
+        f"workload {r.workload} ({r.n_classes} classes, {r.n_train} train / {r.n_valid} valid images), "
+        f"scale {r.scale}: Resize({c.presize}), size {c.image_size}, bs {c.batch_size}; seeds {seeds}",
+        f"device {r.device_name}; torch {r.versions.get('torch')}, fastai {r.versions.get('fastai')}; "
+        f"weights: {weights}",
+        "wall s / img/s: median [min-max] over seeds; img/s counts training images only; peak MB: "
+        + _joined(x.peak_memory_method for x in results),
+    ]
+
+
+def most_confused_lines(results: Sequence[RunResult], top: int = 3) -> list[str]:
+    """The most confused pairs per recipe, summed over seeds."""
+    lines = []
+    for label, group in grouped(results).items():
+        if OUTCOME_SEP in label:
+            continue
+        counts: Counter = Counter()
+        for result in results:
+            if result.recipe == label:
+                for p in result.most_confused:
+                    counts[(p.actual, p.predicted)] += p.count
+        if counts:
+            pairs = ", ".join(f"{a} -> {p} ({n})" for (a, p), n in counts.most_common(top))
+            lines.append(f"{label}: {pairs}")
+    return lines
+
+
+def plot_epochs(results: Sequence[RunResult], path: Path) -> Path:
+    """error_rate per epoch for every run (frozen epochs as hollow markers), and lr_find curves."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    finds = [(r, f) for r in results for f in r.lr_finds]
+    fig, axes = plt.subplots(1, 2 if finds else 1, figsize=(13 if finds else 8, 5), squeeze=False)
+    ax = axes[0][0]
+    for r in results:
+        if not r.epochs:
+            continue
+        xs = [e.epoch for e in r.epochs]
+        ys = [e.error_rate for e in r.epochs]
+        (line,) = ax.plot(xs, ys, label=f"{r.recipe} s{r.seed}")
+        frozen = [(x, y) for x, y, e in zip(xs, ys, r.epochs) if e.phase == "frozen"]
+        if frozen:
+            ax.scatter(*zip(*frozen), facecolors="none", edgecolors=line.get_color())
+    ax.set_xlabel("epoch (hollow: body frozen)")
+    ax.set_ylabel("error_rate (validation)")
+    ax.set_title("error_rate per epoch")
+    ax.legend(fontsize=7)
+    if finds:
+        ax2 = axes[0][1]
+        for r, f in finds:
+            (line,) = ax2.plot(f.lrs, f.losses, label=f"{r.recipe} s{r.seed}")
+            for name, lr in f.suggestions.items():
+                ax2.axvline(lr, color=line.get_color(), linestyle=":", linewidth=1)
+        ax2.set_xscale("log")
+        ax2.set_xlabel("learning rate (dotted: suggestions)")
+        ax2.set_ylabel("smoothed loss")
+        ax2.set_title("lr_find")
+        ax2.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def session_report(results: Sequence[RunResult], tablefmt: str = "simple") -> str:
+    """The table with its context and most-confused pairs, as printed at the end of a session."""
+    parts = [summary_table(results, tablefmt), ""]
+    parts += context_lines(results)
+    confused = most_confused_lines(results)
+    if confused:
+        parts += ["", "most confused (actual -> predicted, count):", *confused]
+    return "\n".join(parts)

@@ -1,0 +1,12 @@
+"""Hooks and fixtures of the benchmark suite (options --workload, --scale, --seeds, --recipe, ...).
+
+They live in :mod:`harness.pytest_plugin`; importing them here applies them to ``pytest recipes/``.
+"""
+from harness.pytest_plugin import (  # noqa: F401
+    bench_session,
+    pytest_addoption,
+    pytest_configure,
+    pytest_generate_tests,
+    pytest_terminal_summary,
+    recipe_run,
+)

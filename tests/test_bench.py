@@ -1,0 +1,98 @@
+"""The benchmark suite end to end, as a user runs it: `pytest recipes/ --benchmark-only ...`."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.results import validate
+from harness.store import load_results
+from tests.conftest import REPO, subprocess_env
+
+
+def bench(args, cache_dir, cwd=REPO, check=True):
+    proc = subprocess.run([sys.executable, "-m", "pytest", "recipes/", "-p", "no:cacheprovider", *args],
+                          cwd=cwd, capture_output=True, text=True, env=subprocess_env(cache_dir), timeout=600)
+    if check and proc.returncode != 0:
+        pytest.fail(f"benchmark suite failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def smoke_run(cache_dir, tmp_path_factory, smoke_session):
+    """The suite at smoke scale with two seeds, saving pytest-benchmark's own files too."""
+    out = tmp_path_factory.mktemp("bench")
+    proc = bench(["--benchmark-only", "--scale", "smoke", "--seeds", "2", "--results-dir", str(out / "results"),
+                  "--benchmark-json", str(out / "bench.json"), "--benchmark-storage", str(out / "storage"),
+                  "--benchmark-save", "smoke"], cache_dir)
+    return proc, out
+
+
+def test_suite_passes_and_prints_both_tables(smoke_run):
+    proc, _ = smoke_run
+    assert "= recipebench =" in proc.stdout  # ours
+    assert "recipe " in proc.stdout and "error_rate" in proc.stdout and "best (epoch)" in proc.stdout
+    assert "benchmark: " in proc.stdout and "test_recipe[baseline-seed0]" in proc.stdout  # pytest-benchmark's
+    assert "baseline" in proc.stdout and "(n=2)" in proc.stdout
+
+
+def test_every_run_wrote_a_valid_document(smoke_run):
+    _, out = smoke_run
+    sessions = list((out / "results").iterdir())
+    assert len(sessions) == 1
+    files = sorted(p.name for p in sessions[0].glob("*.json"))
+    assert files == ["baseline-seed0.json", "baseline-seed1.json"]
+    for f in sessions[0].glob("*.json"):
+        validate(json.loads(f.read_text()))
+    assert (sessions[0] / "summary.md").read_text().startswith("| recipe")
+    assert (sessions[0] / "epochs.png").stat().st_size > 1000
+
+
+def test_benchmark_json_carries_the_results(smoke_run):
+    _, out = smoke_run
+    doc = json.loads((out / "bench.json").read_text())
+    infos = [b["extra_info"] for b in doc["benchmarks"]]
+    assert sorted(i["seed"] for i in infos) == [0, 1]
+    assert all(0 <= i["error_rate"] <= 1 and i["wall_s"] > 0 for i in infos)
+    assert [r.recipe for r in load_results([out / "bench.json"])] == ["baseline", "baseline"]
+
+
+def test_pytest_benchmark_compare_shows_the_saved_run(smoke_run):
+    _, out = smoke_run
+    cli = Path(sys.executable).with_name("pytest-benchmark")  # the console script, as a user runs it
+    proc = subprocess.run([str(cli), "--storage", str(out / "storage"), "compare"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert "test_recipe[baseline-seed0]" in proc.stdout and "test_recipe[baseline-seed1]" in proc.stdout
+    listed = subprocess.run([str(cli), "--storage", str(out / "storage"), "list"], capture_output=True, text=True)
+    assert "0001_smoke.json" in listed.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--scale", "huge"], "--scale 'huge': choose one of smoke, quick, full"),
+    (["--recipe", "nope"], "unknown recipe 'nope'; registered recipes: baseline"),
+    (["--workload", "nope"], "unknown workload 'nope'"),
+    (["--device", "tpu"], "--device 'tpu': choose one of auto, cpu, cuda"),
+    (["--seeds", "0,0"], "--seeds '0,0': seeds must be distinct"),
+    (["--seeds", "x"], "--seeds 'x': give a count"),
+    (["--recipe-option", "baseline.lr=1"], "recipe 'baseline' has no option 'lr'"),
+    (["--plugins-dir", "/nonexistent"], "--plugins-dir /nonexistent: not a directory"),
+    (["--label-re", "no group"], "needs exactly one group"),
+])
+def test_bad_options_are_usage_errors(args, message, cache_dir):
+    proc = bench(["--benchmark-only", *args], cache_dir, check=False)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_cuda_without_cuda_is_a_usage_error(cache_dir):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    proc = bench(["--benchmark-only", "--device", "cuda"], cache_dir, check=False)
+    assert proc.returncode == 4 and "--device cuda: torch sees no CUDA device" in proc.stderr
