@@ -30,8 +30,9 @@ class BenchSession:
             self.recipes: list[Recipe] = [self.registry.recipe(n) for n in options.recipes] or [
                 r.item for r in self.registry.recipes.values()
             ]
-            if options.arch is not None:
-                self.registry.arch(options.arch)
+            for name in (options.arch, options.deep_arch):
+                if name is not None:
+                    self.registry.arch(name)
         except UnknownNameError as exc:
             raise UsageError(str(exc)) from None
         try:
@@ -55,7 +56,12 @@ class BenchSession:
             known = ", ".join(recipe.options) or "none"
             raise UsageError(f"--recipe-option {recipe.name}.{unknown[0]}: recipe {recipe.name!r} has no option "
                              f"{unknown[0]!r} (its options: {known})")
-        return {k: coerce_option(recipe.name, k, given[k], v) if k in given else v for k, v in recipe.options.items()}
+        chosen = {k: coerce_option(recipe.name, k, given[k], v) if k in given else v for k, v in recipe.options.items()}
+        for key, choices in recipe.option_choices.items():
+            if chosen[key] not in choices:
+                raise UsageError(f"--recipe-option {recipe.name}.{key}={chosen[key]}: choose one of "
+                                 f"{', '.join(map(str, choices))}")
+        return chosen
 
     def cases(self) -> list[tuple[str, int]]:
         """(recipe, seed) for every run of the session, in order."""
@@ -81,7 +87,7 @@ class BenchSession:
 
     def arch_for(self, recipe: Recipe) -> Arch:
         if recipe.arch_role == "deep":
-            return self.registry.arch(self.scale.deep_arch)
+            return self.registry.arch(self.options.deep_arch or self.scale.deep_arch)
         return self.registry.arch(self.options.arch or self.scale.arch)
 
     def weights_for(self, arch: Arch) -> WeightsFile | None:
