@@ -48,7 +48,7 @@ class Scale:
     deep_arch: str  # registered Arch name for recipes with arch_role="deep" (chapter: resnet50)
     max_epochs_per_fit: int | None = None  # None keeps every recipe's epoch counts (quick, full)
     lr_find_num_it: int | None = None  # None keeps fastai's default of 100 iterations
-    num_workers: int = 0  # DataLoader worker processes
+    num_workers: int | None = 0  # DataLoader worker processes; None: fastai's default (one per CPU, at most 16)
 
     def __post_init__(self) -> None:
         for key in ("presize", "image_size", "batch_size"):
