@@ -103,7 +103,8 @@ class BenchSession:
             try:
                 return source(arch)
             except (OSError, ValueError, RuntimeError) as exc:
-                raise WorkloadError(f"--weights {choice} for {arch.name}: {exc}") from exc
+                given = self.options.weights if choice == self.options.weights else f"auto (here: {choice})"
+                raise WorkloadError(f"--weights {given} for {arch.name}: {exc}") from exc
         path = Path(choice).expanduser()
         if path.is_file():
             return WeightsFile(source="file", path=path.resolve(), sha256=sha256_file(path))

@@ -161,11 +161,12 @@ def test_a_dataset_that_fights_back_trains_and_the_result_says_so(tmp_path, torc
     assert result.weights.path == str(weights)
 
 
-def test_session_turns_weight_failures_into_workload_errors(tmp_path, torch_home, offline):
+@pytest.mark.parametrize("weights, said", [("imagenet", "imagenet"), ("auto", r"auto \(here: imagenet\)")])
+def test_session_turns_weight_failures_into_workload_errors(tmp_path, torch_home, offline, weights, said):
     tree = pets_tree(tmp_path / "images")
-    session = BenchSession(Options(workload="pets", scale="smoke", device="cpu", data_dir=tree, weights="imagenet",
+    session = BenchSession(Options(workload="pets", scale="smoke", device="cpu", data_dir=tree, weights=weights,
                                    cache_dir=tmp_path / "cache", results_dir=tmp_path / "results"))
-    with pytest.raises(WorkloadError, match=r"--weights imagenet for resnet18: ResNet18_Weights.IMAGENET1K_V1 is not"):
+    with pytest.raises(WorkloadError, match=rf"--weights {said} for resnet18: ResNet18_Weights.IMAGENET1K_V1 is not"):
         session.weights_for(session.arch_for(session.registry.recipe("baseline")))
 
 
