@@ -197,7 +197,12 @@ def checked_data(folder: Path, label_re: str | None, cache_dir: Path, what: str,
     if not files:
         raise DataError(f"no image files (.jpg, .png, ...) in {folder} or its sub-folders; point --data-dir at "
                         "the folder that holds the images (for Pets: the 'images' folder)")
-    label_of = labels(folder, files, label_re)  # before decoding anything: a wrong regex fails at once
+    try:
+        label_of = labels(folder, files, label_re)  # before decoding anything: a wrong regex fails at once
+    except DataError as exc:
+        if (folder / "images").is_dir():  # e.g. the Pets root, whose annotations/ holds PNG trimaps
+            raise DataError(f"{exc} (did you mean --data-dir {folder / 'images'}?)") from None
+        raise
     scan = scan_folder(folder, files, cache_dir)
     skipped = [n.name for n in scan.skipped]
     if scan.skipped:

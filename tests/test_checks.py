@@ -87,6 +87,15 @@ def test_names_the_labeller_cannot_parse_stop_the_run_before_any_decoding(bad_tr
     assert "Abyssinian.jpg" in msg and "IMG_0001.JPG" in msg and "notes-final.jpg" in msg
 
 
+def test_a_pets_root_instead_of_its_images_folder_gets_a_hint(tmp_path):
+    root = tmp_path / "oxford-iiit-pet"
+    pets_tree(root / "images")
+    (root / "annotations" / "trimaps").mkdir(parents=True)
+    picture(0, 1).save(root / "annotations" / "trimaps" / "Abyssinian_1.png")  # Pets' segmentation masks
+    with pytest.raises(DataError, match=r"annotations/trimaps/Abyssinian_1.png.*did you mean --data-dir .*images\?"):
+        checked_data(root, PETS_LABEL_RE, tmp_path / "cache", "x")
+
+
 def test_an_empty_folder_a_single_class_and_nothing_readable_are_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no images here")
