@@ -129,8 +129,7 @@ def _stamp(folder: Path, files: Sequence[Path]) -> str:
 
 
 def scan_folder(folder: Path, files: Sequence[Path], cache_dir: Path) -> FolderScan:
-    """Check every file of ``files`` (under ``folder``) once; the answer is cached under ``cache_dir``."""
-    folder = folder.resolve()
+    """Check every file of ``files`` (under ``folder``, an absolute path) once; cached under ``cache_dir``."""
     key = cache_key({"version": CHECK_VERSION, "folder": str(folder), "files": _stamp(folder, files)})
     root = Path(cache_dir) / "checks" / key
     if not (root / "scan.json").exists():
@@ -192,7 +191,7 @@ def checked_data(folder: Path, label_re: str | None, cache_dir: Path, what: str,
     Raises :class:`DataError` for an empty folder, names the labeller cannot parse, or fewer than two
     classes; warns (:class:`DataWarning`) naming every file left out as unreadable.
     """
-    folder = Path(folder).expanduser().absolute()
+    folder = Path(folder).expanduser().resolve()
     files = image_files(folder)
     if not files:
         raise DataError(f"no image files (.jpg, .png, ...) in {folder} or its sub-folders; point --data-dir at "
