@@ -31,6 +31,8 @@ from harness.spec import Arch, Recipe, Workload
 BUILTIN_PLUGINS = (
     "plugins.archs",
     "plugins.synthetic",
+    "plugins.pets",
+    "plugins.folder",
     "plugins.baseline",
     "plugins.lr_find_tuned",
     "plugins.freeze_unfreeze",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import store
+from harness import weights as weights_mod
 from harness.cache import default_cache_dir, sha256_file
 from harness.environment import DeviceError, resolve_device
 from harness.options import Options, UsageError, coerce_option
@@ -103,15 +104,17 @@ class BenchSession:
             choice = data.default_weights
         if choice == "none":
             return None
-        if choice in data.weight_sources:
+        source = data.weight_sources.get(choice) or weights_mod.source_for(choice)
+        if source is not None:
             try:
-                return data.weight_sources[choice](arch)
+                return source(arch)
             except (OSError, ValueError, RuntimeError) as exc:
-                raise WorkloadError(f"weights {choice!r} for {arch.name}: {exc}") from exc
+                given = self.options.weights if choice == self.options.weights else f"auto (here: {choice})"
+                raise WorkloadError(f"--weights {given} for {arch.name}: {exc}") from exc
         path = Path(choice).expanduser()
         if path.is_file():
             return WeightsFile(source="file", path=path.resolve(), sha256=sha256_file(path))
-        sources = ", ".join(["none", *data.weight_sources, "PATH"])
+        sources = ", ".join(["none", "imagenet[:VERSION]", *data.weight_sources, "PATH"])
         raise UsageError(f"--weights {self.options.weights!r}: not a file, and workload {self.workload.name!r} "
                          f"offers no such weight source (choose from: {sources})")
 
