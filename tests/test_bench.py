@@ -23,9 +23,9 @@ def bench(args, cache_dir, cwd=REPO, check=True):
 
 @pytest.fixture(scope="module")
 def smoke_run(cache_dir, tmp_path_factory, smoke_session):
-    """The suite at smoke scale with two seeds, saving pytest-benchmark's own files too."""
+    """The whole suite at smoke scale (every built-in recipe), saving pytest-benchmark's own files too."""
     out = tmp_path_factory.mktemp("bench")
-    proc = bench(["--benchmark-only", "--scale", "smoke", "--seeds", "2", "--results-dir", str(out / "results"),
+    proc = bench(["--benchmark-only", "--scale", "smoke", "--results-dir", str(out / "results"),
                   "--benchmark-json", str(out / "bench.json"), "--benchmark-storage", str(out / "storage"),
                   "--benchmark-save", "smoke"], cache_dir)
     return proc, out
@@ -36,28 +36,32 @@ def test_suite_passes_and_prints_both_tables(smoke_run):
     assert "= recipebench =" in proc.stdout  # ours
     assert "recipe " in proc.stdout and "error_rate" in proc.stdout and "best (epoch)" in proc.stdout
     assert "benchmark: " in proc.stdout and "test_recipe[baseline-seed0]" in proc.stdout  # pytest-benchmark's
-    assert "baseline" in proc.stdout and "(n=2)" in proc.stdout
+    for row in ("baseline ", "lr_find_tuned ", "freeze_unfreeze ", "discriminative_lr ", "resnet50_fp32 ",
+                "early_stopping_contrast > keep_best ", "early_stopping_contrast > retrain_k "):
+        assert row in proc.stdout
+    assert "resnet50_mixed_precision" in proc.stdout and " bf16 " in proc.stdout
 
 
-def test_every_run_wrote_a_valid_document(smoke_run):
+def test_every_run_wrote_a_valid_document(smoke_run, registry):
     _, out = smoke_run
     sessions = list((out / "results").iterdir())
     assert len(sessions) == 1
     files = sorted(p.name for p in sessions[0].glob("*.json"))
-    assert files == ["baseline-seed0.json", "baseline-seed1.json"]
+    assert files == sorted(f"{name}-seed0.json" for name in registry.recipes)
     for f in sessions[0].glob("*.json"):
         validate(json.loads(f.read_text()))
     assert (sessions[0] / "summary.md").read_text().startswith("| recipe")
     assert (sessions[0] / "epochs.png").stat().st_size > 1000
 
 
-def test_benchmark_json_carries_the_results(smoke_run):
+def test_benchmark_json_carries_the_results(smoke_run, registry):
     _, out = smoke_run
     doc = json.loads((out / "bench.json").read_text())
-    infos = [b["extra_info"] for b in doc["benchmarks"]]
-    assert sorted(i["seed"] for i in infos) == [0, 1]
-    assert all(0 <= i["error_rate"] <= 1 and i["wall_s"] > 0 for i in infos)
-    assert [r.recipe for r in load_results([out / "bench.json"])] == ["baseline", "baseline"]
+    infos = {b["extra_info"]["recipe"]: b["extra_info"] for b in doc["benchmarks"]}
+    assert set(infos) == set(registry.recipes)
+    assert all(0 <= i["error_rate"] <= 1 and i["wall_s"] > 0 for i in infos.values())
+    assert infos["resnet50_mixed_precision"]["precision"] == "bf16"
+    assert sorted(r.recipe for r in load_results([out / "bench.json"])) == sorted(registry.recipes)
 
 
 def test_pytest_benchmark_compare_shows_the_saved_run(smoke_run):
@@ -66,7 +70,7 @@ def test_pytest_benchmark_compare_shows_the_saved_run(smoke_run):
     proc = subprocess.run([str(cli), "--storage", str(out / "storage"), "compare"],
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
-    assert "test_recipe[baseline-seed0]" in proc.stdout and "test_recipe[baseline-seed1]" in proc.stdout
+    assert "test_recipe[baseline-seed0]" in proc.stdout and "test_recipe[early_stopping_contrast-seed0]" in proc.stdout
     listed = subprocess.run([str(cli), "--storage", str(out / "storage"), "list"], capture_output=True, text=True)
     assert "0001_smoke.json" in listed.stdout
 

@@ -85,3 +85,20 @@ def test_loading_names_the_bad_file(tmp_path):
         store.load_results([tmp_path])
     with pytest.raises(store.ResultsError, match="no such file"):
         store.load_results([tmp_path / "nope"])
+
+
+def test_the_table_summarises_seeds_and_shows_outcomes(baseline_result):
+    from harness import render
+    from harness.results import Outcome
+
+    other = dataclasses.replace(baseline_result, seed=1, error_rate=0.5, wall_s=baseline_result.wall_s * 2)
+    arm = Outcome("arm", 0.25, 0.25, 1, 1.0, 10.0, baseline_result.epochs[:1])
+    with_arm = dataclasses.replace(baseline_result, recipe="contrast", outcomes=(arm,))
+    table = render.summary_table([baseline_result, other, with_arm])
+    lines = table.splitlines()
+    assert lines[0].split() == ["recipe", "error_rate", "best", "(epoch)", "wall", "s", "img/s", "peak", "MB",
+                                "precision", "device", "arch"]
+    baseline_line = next(line for line in lines if line.startswith("baseline "))
+    mean = (baseline_result.error_rate + 0.5) / 2
+    assert f"{mean:.4f} ± " in baseline_line and "(n=2)" in baseline_line
+    assert any(line.startswith("contrast > arm ") and "0.2500" in line for line in lines)
