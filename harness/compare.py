@@ -312,14 +312,16 @@ def compare_groups(base: Mapping[str, Sequence[Row]], new: Mapping[str, Sequence
         adjusted.update(zip(keys, holm([tests[k].p for k in keys])))
     out = []
     for label in labels:
-        deltas = tuple(
-            Delta(m, *pairs[label, m.name], tests[label, m.name], adjusted[label, m.name],
-                  _verdict(m, *pairs[label, m.name], adjusted[label, m.name], settings))
-            for m in METRICS if (label, m.name) in tests
-        )
+        deltas = []
+        for m in METRICS:
+            key = (label, m.name)
+            if key in tests:
+                b_values, n_values = pairs[key]
+                verdict = _verdict(m, b_values, n_values, adjusted[key], settings)
+                deltas.append(Delta(m, b_values, n_values, tests[key], adjusted[key], verdict))
         b, n = base.get(label, ()), new.get(label, ())
         ok_b, ok_n = sum(r.status == "ok" for r in b), sum(r.status == "ok" for r in n)
-        out.append(RowComparison(label, ok_b, ok_n, len(b) - ok_b, len(n) - ok_n, deltas))
+        out.append(RowComparison(label, ok_b, ok_n, len(b) - ok_b, len(n) - ok_n, tuple(deltas)))
     return tuple(out)
 
 
