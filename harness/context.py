@@ -25,6 +25,7 @@ class Span:
     first_epoch: int = 0  # index into the run's epoch list
     last_epoch: int = 0  # one past the end
     own_wall_s: float = 0.0
+    own_error_rates: tuple[float | None, ...] = ()  # error_rate of each of its own epochs, set at close
     final: Mapping[str, float | None] = field(default_factory=dict)  # set when the span closes
 
     @property
@@ -39,11 +40,14 @@ class Span:
     def n_epochs(self) -> int:
         return len(self.epoch_indices())
 
-    def best_epoch(self, log: RunLog) -> int | None:
-        """1-based position, within this span's own epochs, of the lowest error_rate."""
-        own = [log.epochs[i].error_rate for i in range(self.first_epoch, self.last_epoch)]
-        scored = [(e, i) for i, e in enumerate(own) if e is not None]
-        return min(scored)[1] + 1 if scored else None
+    @property
+    def best_own_epoch(self) -> int:
+        """How many of its own epochs this span had run when it reached its lowest error_rate
+        (the earliest, among equals) -- e.g. the k to retrain for."""
+        scored = [(e, i) for i, e in enumerate(self.own_error_rates) if e is not None]
+        if not scored:
+            raise ValueError(f"{self.name!r} has no epoch with an error_rate (is it closed, did it train?)")
+        return min(scored)[1] + 1
 
 
 class RecipeContext:
@@ -103,6 +107,7 @@ class RecipeContext:
         synchronize(self._log.device)
         span.own_wall_s = time.perf_counter() - t0
         span.last_epoch = len(self._log.epochs)
+        span.own_error_rates = tuple(e.error_rate for e in self._log.epochs[span.first_epoch:span.last_epoch])
         if report:
             t1 = time.perf_counter()
             valid_loss, error_rate = _validate(self.learn)

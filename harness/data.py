@@ -73,6 +73,5 @@ def datablock(data: PreparedData, scale: Scale):
 
 def dataloaders(data: PreparedData, scale: Scale, device):
     """DataLoaders for ``data`` at ``scale`` on ``device``. Call ``set_seed`` first."""
-    return datablock(data, scale).dataloaders(
-        data.images_dir, bs=scale.batch_size, device=device, num_workers=scale.num_workers
-    )
+    workers = {} if scale.num_workers is None else {"num_workers": scale.num_workers}
+    return datablock(data, scale).dataloaders(data.images_dir, bs=scale.batch_size, device=device, **workers)

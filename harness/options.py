@@ -78,6 +78,7 @@ class Options:
     data_dir: Path | None = None
     label_re: str | None = None
     arch: str | None = None  # overrides the scale's default architecture
+    deep_arch: str | None = None  # overrides the scale's deeper architecture (arch_role="deep" recipes)
     weights: str = "auto"  # auto: the workload's default; none; imagenet; a source name; a file path
     recipe_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
@@ -117,6 +118,8 @@ OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...]
     ("--data-dir", "data_dir", "use this image folder (Pets layout) instead of the workload's own source", Path, None),
     ("--label-re", "label_re", "regex with one group giving the label from a file name", str, None),
     ("--arch", "arch", "architecture for ordinary recipes (default: the scale's)", str, None),
+    ("--deep-arch", "deep_arch", "architecture for recipes that ask for the deeper one (default: the scale's)", str,
+     None),
     ("--weights", "weights", "auto | none | imagenet | a weight source | PATH to a state dict (default auto)", str,
      "auto"),
     ("--recipe-option", "recipe_options", "RECIPE.KEY=VALUE, a recipe's option (repeatable)", str, None),

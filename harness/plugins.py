@@ -31,7 +31,14 @@ from harness.spec import Arch, Recipe, Workload
 BUILTIN_PLUGINS = (
     "plugins.archs",
     "plugins.synthetic",
+    "plugins.pets",
+    "plugins.folder",
     "plugins.baseline",
+    "plugins.lr_find_tuned",
+    "plugins.freeze_unfreeze",
+    "plugins.discriminative_lr",
+    "plugins.resnet50_mixed_precision",
+    "plugins.early_stopping_contrast",
 )
 
 T = TypeVar("T", Recipe, Workload, Arch)
@@ -131,7 +138,7 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         except Exception as exc:
             raise PluginError(f"cannot load plugin {ep.name!r} ({ep.value}) from {dist}: {exc}") from exc
         pm.register(plugin, name=ep.name)
-        setattr(plugin, "__recipebench_origin__", f"entry point of {dist}")
+        plugin.__recipebench_origin__ = f"entry point of {dist}"
 
 
 def load_plugins_dir(pm: pluggy.PluginManager, plugins_dir: Path) -> list[ModuleType]:

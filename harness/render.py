@@ -16,7 +16,7 @@ from harness.stats import Summary
 from harness.tables import format_table
 
 OUTCOME_SEP = " > "
-SUMMARY_HEADERS = ("recipe", "error_rate", "best (epoch)", "wall s", "img/s", "peak MB", "precision", "device")
+SUMMARY_HEADERS = ("recipe", "error_rate", "best (epoch)", "wall s", "img/s", "peak MB", "precision", "device", "arch")
 
 
 @dataclass(frozen=True)
@@ -37,12 +37,13 @@ class Row:
     peak_memory_bytes: int | None
     precision: str
     device: str
+    arch: str
 
 
 def rows(result: RunResult) -> list[Row]:
     """The run's own row, then one row per outcome."""
     common = dict(recipe=result.recipe, seed=result.seed, status=result.status, precision=result.precision,
-                  device=result.device)
+                  device=result.device, arch=result.config.arch)
     out = [Row(label=result.recipe, outcome=None, error_rate=result.error_rate,
                best_error_rate=result.best_error_rate, best_epoch=result.best_epoch, n_epochs=len(result.epochs),
                wall_s=result.wall_s, samples_per_s=result.samples_per_s,
@@ -113,11 +114,12 @@ def summary_row(label: str, group: Sequence[Row]) -> list[str]:
         "-" if memory is None else f"{memory.max / 2**20:.0f}",
         _joined(r.precision for r in group),
         _joined(r.device for r in group),
+        _joined(r.arch for r in group),
     ]
 
 
 def summary_table(results: Iterable[RunResult], fmt: str = "text") -> str:
-    """recipe | error_rate | best (epoch) | wall s | img/s | peak MB | precision | device."""
+    """recipe | error_rate | best (epoch) | wall s | img/s | peak MB | precision | device | arch."""
     body = [summary_row(label, group) for label, group in grouped(results).items()]
     return format_table(SUMMARY_HEADERS, body, fmt)
 
@@ -143,9 +145,7 @@ def context_lines(results: Sequence[RunResult]) -> list[str]:
 def most_confused_lines(results: Sequence[RunResult], top: int = 3) -> list[str]:
     """The most confused pairs per recipe, summed over seeds."""
     lines = []
-    for label, group in grouped(results).items():
-        if OUTCOME_SEP in label:
-            continue
+    for label in dict.fromkeys(r.recipe for r in results):
         counts: Counter = Counter()
         for result in results:
             if result.recipe == label:
@@ -184,7 +184,7 @@ def plot_epochs(results: Sequence[RunResult], path: Path) -> Path:
         ax2 = axes[0][1]
         for r, f in finds:
             (line,) = ax2.plot(f.lrs, f.losses, label=f"{r.recipe} s{r.seed}")
-            for name, lr in f.suggestions.items():
+            for lr in f.suggestions.values():
                 ax2.axvline(lr, color=line.get_color(), linestyle=":", linewidth=1)
         ax2.set_xscale("log")
         ax2.set_xlabel("learning rate (dotted: suggestions)")

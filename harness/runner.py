@@ -114,7 +114,8 @@ class PreparedRun:
             weights=WeightsInfo(source=w.source, arch=p.arch.name, path=str(w.path), sha256=w.sha256, detail=w.detail)
             if w is not None else WeightsInfo(source="none", arch=p.arch.name, path=None, sha256=None),
             config=Config(arch=p.arch.name, presize=p.scale.presize, image_size=p.scale.image_size,
-                          batch_size=p.scale.batch_size, scale=p.scale.name, num_workers=p.scale.num_workers,
+                          batch_size=p.scale.batch_size, scale=p.scale.name,
+                          num_workers=int(self.dls.train.num_workers),
                           max_epochs_per_fit=p.scale.max_epochs_per_fit, lr_find_num_it=p.scale.lr_find_num_it,
                           valid_pct=data_mod.VALID_PCT, split_seed=data_mod.SPLIT_SEED),
             n_classes=int(self.dls.c),

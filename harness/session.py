@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import store
+from harness import weights as weights_mod
 from harness.cache import default_cache_dir, sha256_file
 from harness.environment import DeviceError, resolve_device
 from harness.options import Options, UsageError, coerce_option
@@ -30,8 +31,9 @@ class BenchSession:
             self.recipes: list[Recipe] = [self.registry.recipe(n) for n in options.recipes] or [
                 r.item for r in self.registry.recipes.values()
             ]
-            if options.arch is not None:
-                self.registry.arch(options.arch)
+            for name in (options.arch, options.deep_arch):
+                if name is not None:
+                    self.registry.arch(name)
         except UnknownNameError as exc:
             raise UsageError(str(exc)) from None
         try:
@@ -55,7 +57,12 @@ class BenchSession:
             known = ", ".join(recipe.options) or "none"
             raise UsageError(f"--recipe-option {recipe.name}.{unknown[0]}: recipe {recipe.name!r} has no option "
                              f"{unknown[0]!r} (its options: {known})")
-        return {k: coerce_option(recipe.name, k, given[k], v) if k in given else v for k, v in recipe.options.items()}
+        chosen = {k: coerce_option(recipe.name, k, given[k], v) if k in given else v for k, v in recipe.options.items()}
+        for key, choices in recipe.option_choices.items():
+            if chosen[key] not in choices:
+                raise UsageError(f"--recipe-option {recipe.name}.{key}={chosen[key]}: choose one of "
+                                 f"{', '.join(map(str, choices))}")
+        return chosen
 
     def cases(self) -> list[tuple[str, int]]:
         """(recipe, seed) for every run of the session, in order."""
@@ -81,7 +88,7 @@ class BenchSession:
 
     def arch_for(self, recipe: Recipe) -> Arch:
         if recipe.arch_role == "deep":
-            return self.registry.arch(self.scale.deep_arch)
+            return self.registry.arch(self.options.deep_arch or self.scale.deep_arch)
         return self.registry.arch(self.options.arch or self.scale.arch)
 
     def weights_for(self, arch: Arch) -> WeightsFile | None:
@@ -97,15 +104,17 @@ class BenchSession:
             choice = data.default_weights
         if choice == "none":
             return None
-        if choice in data.weight_sources:
+        source = data.weight_sources.get(choice) or weights_mod.source_for(choice)
+        if source is not None:
             try:
-                return data.weight_sources[choice](arch)
+                return source(arch)
             except (OSError, ValueError, RuntimeError) as exc:
-                raise WorkloadError(f"weights {choice!r} for {arch.name}: {exc}") from exc
+                given = self.options.weights if choice == self.options.weights else f"auto (here: {choice})"
+                raise WorkloadError(f"--weights {given} for {arch.name}: {exc}") from exc
         path = Path(choice).expanduser()
         if path.is_file():
             return WeightsFile(source="file", path=path.resolve(), sha256=sha256_file(path))
-        sources = ", ".join(["none", *data.weight_sources, "PATH"])
+        sources = ", ".join(["none", "imagenet[:VERSION]", *data.weight_sources, "PATH"])
         raise UsageError(f"--weights {self.options.weights!r}: not a file, and workload {self.workload.name!r} "
                          f"offers no such weight source (choose from: {sources})")
 

@@ -48,7 +48,7 @@ class Scale:
     deep_arch: str  # registered Arch name for recipes with arch_role="deep" (chapter: resnet50)
     max_epochs_per_fit: int | None = None  # None keeps every recipe's epoch counts (quick, full)
     lr_find_num_it: int | None = None  # None keeps fastai's default of 100 iterations
-    num_workers: int = 0  # DataLoader worker processes
+    num_workers: int | None = 0  # DataLoader worker processes; None: fastai's default (one per CPU, at most 16)
 
     def __post_init__(self) -> None:
         for key in ("presize", "image_size", "batch_size"):
@@ -70,6 +70,8 @@ class Recipe:
     precision: Precision = "fp32"
     #: Defaults for options a user may override with --recipe-option NAME.KEY=VALUE.
     options: Mapping[str, str | int | float] = field(default_factory=dict)
+    #: Allowed values for options that take one of a few (anything else is a usage error).
+    option_choices: Mapping[str, tuple] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -78,7 +80,12 @@ class Recipe:
             raise ValueError(f"recipe {self.name!r}: arch_role must be 'default' or 'deep', got {self.arch_role!r}")
         if self.precision not in ("fp32", "mixed"):
             raise ValueError(f"recipe {self.name!r}: precision must be 'fp32' or 'mixed', got {self.precision!r}")
+        for key, choices in dict(self.option_choices).items():
+            if key not in self.options or self.options[key] not in choices:
+                raise ValueError(f"recipe {self.name!r}: option {key!r} has choices {choices} but its default is "
+                                 f"{dict(self.options).get(key)!r}")
         _frozen_mapping(self, "options")
+        _frozen_mapping(self, "option_choices")
 
 
 @dataclass(frozen=True)

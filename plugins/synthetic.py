@@ -40,12 +40,13 @@ class SyntheticSize:
 
 SCALES = MappingProxyType({
     # seconds: for tests. Epoch counts capped at 1 per call, lr_find shortened.
-    "smoke": Scale("smoke", presize=48, image_size=32, batch_size=16, arch="resnet18", deep_arch="resnet34",
+    "smoke": Scale("smoke", presize=48, image_size=32, batch_size=16, arch="resnet18", deep_arch="resnet50",
                    max_epochs_per_fit=1, lr_find_num_it=12),
     # CPU minutes: the chapter's epoch counts and learning rates on small images.
-    "quick": Scale("quick", presize=96, image_size=64, batch_size=32, arch="resnet18", deep_arch="resnet34"),
-    # the chapter's settings.
-    "full": Scale("full", presize=460, image_size=224, batch_size=64, arch="resnet34", deep_arch="resnet50"),
+    "quick": Scale("quick", presize=96, image_size=64, batch_size=32, arch="resnet18", deep_arch="resnet50"),
+    # the chapter's settings (and fastai's default DataLoader workers, as the chapter had).
+    "full": Scale("full", presize=460, image_size=224, batch_size=64, arch="resnet34", deep_arch="resnet50",
+                  num_workers=None),
 })
 
 SIZES = MappingProxyType({

@@ -55,12 +55,13 @@ def test_pytest_benchmark_compare_shows_the_saved_run(smoke_run):
 
 @pytest.mark.parametrize("args, message", [
     (["--scale", "huge"], "--scale 'huge': choose one of smoke, quick, full"),
-    (["--recipe", "nope"], "unknown recipe 'nope'; registered recipes: baseline"),
+    (["--recipe", "nope"], "unknown recipe 'nope'; registered recipes: baseline, lr_find_tuned"),
     (["--workload", "nope"], "unknown workload 'nope'"),
     (["--device", "tpu"], "--device 'tpu': choose one of auto, cpu, cuda"),
     (["--seeds", "0,0"], "--seeds '0,0': seeds must be distinct"),
     (["--seeds", "x"], "--seeds 'x': give a count"),
     (["--recipe-option", "baseline.lr=1"], "recipe 'baseline' has no option 'lr'"),
+    (["--recipe-option", "lr_find_tuned.suggestion=valley"], "choose one of minimum, steep"),
     (["--plugins-dir", "/nonexistent"], "--plugins-dir /nonexistent: not a directory"),
     (["--label-re", "no group"], "needs exactly one group"),
 ])

@@ -96,11 +96,3 @@ def test_generation_is_deterministic_across_caches(smoke_data, tmp_path):
 def test_data_dir_is_refused_for_generated_data(tmp_path):
     with pytest.raises(ValueError, match="--data-dir"):
         synthetic.prepare(WorkloadRequest(scale=synthetic.SCALES["smoke"], cache_dir=tmp_path, data_dir=tmp_path))
-
-
-def test_every_scale_is_defined_and_full_is_the_chapter():
-    full = synthetic.SCALES["full"]
-    assert (full.presize, full.image_size, full.batch_size, full.arch, full.deep_arch) == (
-        460, 224, 64, "resnet34", "resnet50")
-    assert full.max_epochs_per_fit is None and full.lr_find_num_it is None
-    assert synthetic.SCALES["quick"].max_epochs_per_fit is None
