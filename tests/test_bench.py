@@ -10,7 +10,25 @@ import pytest
 
 from harness.results import validate
 from harness.store import load_results
-from tests.conftest import REPO, bench
+from tests.conftest import REPO, subprocess_env
+
+
+def bench(args, cache_dir, cwd=REPO, check=True):
+    proc = subprocess.run([sys.executable, "-m", "pytest", "recipes/", "-p", "no:cacheprovider", *args],
+                          cwd=cwd, capture_output=True, text=True, env=subprocess_env(cache_dir), timeout=600)
+    if check and proc.returncode != 0:
+        pytest.fail(f"benchmark suite failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def smoke_run(cache_dir, tmp_path_factory, smoke_session):
+    """The suite at smoke scale with two seeds, saving pytest-benchmark's own files too."""
+    out = tmp_path_factory.mktemp("bench")
+    proc = bench(["--benchmark-only", "--scale", "smoke", "--seeds", "2", "--results-dir", str(out / "results"),
+                  "--benchmark-json", str(out / "bench.json"), "--benchmark-storage", str(out / "storage"),
+                  "--benchmark-save", "smoke"], cache_dir)
+    return proc, out
 
 
 def test_suite_passes_and_prints_both_tables(smoke_run):

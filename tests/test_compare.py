@@ -11,7 +11,7 @@ from harness import compare, matrix, noise, report
 from harness.compare import NOISE, CompareError, Settings, Side, Threshold
 from harness.stats import holm, welch
 from harness.tables import escape_markdown, format_table
-from tests.conftest import make_result
+from tests.fake_results import make_result
 
 WALL_JITTER = (1.0, 0.97, 1.04, 0.99, 1.02)  # a few % from run to run
 ERRORS = (0.10, 0.1167, 0.0917, 0.1083, 0.1)  # seed-to-seed, in steps of 1/120

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Callable
 import pytest
 
 from harness import cli, store
+from harness.pytest_plugin import extra_info
 from harness.results import RunResult
 from tests.conftest import REPO
 
@@ -24,10 +26,24 @@ def run_cli(capsys, *args) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def smoke_results(smoke_run) -> Path:
-    """The smoke suite's results folder (two seeds of every recipe) and its pytest-benchmark JSON file."""
-    _, out = smoke_run
-    return out / "results"
+def smoke_results(smoke_session, baseline_result, tmp_path_factory) -> Path:
+    """A real result set: the baseline recipe trained at smoke scale with seeds 0 and 1, as one session folder."""
+    folder = tmp_path_factory.mktemp("smoke-results") / smoke_session.session_id
+    for result in (baseline_result, smoke_session.prepare("baseline", 1).execute()):
+        store.write_result(result, folder)
+    return folder.parent
+
+
+@pytest.fixture(scope="module")
+def benchmark_json(smoke_results, tmp_path_factory) -> Path:
+    """The same results as pytest-benchmark saves them (``--benchmark-json``): in each benchmark's extra_info."""
+    results = store.load_results([smoke_results])
+    doc = {"machine_info": {}, "commit_info": {}, "benchmarks": [
+        {"name": f"test_recipe[{r.recipe}-seed{r.seed}]", "stats": {}, "extra_info": extra_info(r, Path("x.json"))}
+        for r in results]}
+    path = tmp_path_factory.mktemp("bench") / "bench.json"
+    path.write_text(json.dumps(doc))
+    return path
 
 
 def changed_copy(folder: Path, target: Path, **change) -> Path:
@@ -61,7 +77,7 @@ def test_tripled_wall_time_and_raised_error_rate_fail_naming_the_recipe(smoke_re
     assert "| baseline " in out and "worse: " in out
 
 
-def test_a_a_passes(smoke_results, smoke_run, tmp_path, capsys):
+def test_a_a_passes(smoke_results, tmp_path, capsys):
     code, out, err = run_cli(capsys, "compare", smoke_results, smoke_results, *FAIL_ON)
     assert (code, err) == (0, "") and "within noise" in out
     # the same runs again with a few % of timing noise, nothing else
@@ -70,9 +86,8 @@ def test_a_a_passes(smoke_results, smoke_run, tmp_path, capsys):
     assert (code, err) == (0, "") and out.splitlines()[2].endswith("| within noise |")
 
 
-def test_markdown_from_a_pytest_benchmark_file_is_ready_to_paste(smoke_results, smoke_run, capsys):
-    _, out_dir = smoke_run
-    code, out, _ = run_cli(capsys, "compare", out_dir / "bench.json", smoke_results)
+def test_markdown_from_a_pytest_benchmark_file_is_ready_to_paste(smoke_results, benchmark_json, capsys):
+    code, out, _ = run_cli(capsys, "compare", benchmark_json, smoke_results)
     lines = out.splitlines()
     assert code == 0
     assert lines[0].startswith("| recipe ") and lines[1].startswith("|---") and lines[2].startswith("| baseline ")
