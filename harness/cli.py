@@ -75,10 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     examples = ", ".join(m.example for m in compare.METRICS).replace("%", "%%")  # argparse formats help with %
     p = sub.add_parser(
-        "compare", help="compare two result sets per recipe and sub-result, with Welch's t-test across seeds",
+        "compare", help="compare two result sets per recipe and sub-result, with a t-test across seeds",
         description="Compare NEW against BASE (each a results folder, a result file or a pytest-benchmark JSON "
-                    "file): error_rate Δ in percentage points, wall s, img/s and peak MB Δ in %, each with Welch's "
-                    "t-test across seeds (Holm-adjusted), and a verdict: better, worse or within noise.")
+                    "file): error_rate Δ in percentage points, wall s, img/s and peak MB Δ in %, each with a "
+                    "t-test across seeds (Welch's, or paired when both sides ran the same seeds; Holm-adjusted), "
+                    "and a verdict: better, worse or within noise.")
     p.add_argument("base", type=Path, help="the reference results (e.g. results/baseline/)")
     p.add_argument("new", type=Path, help="the results to judge (e.g. results/new/)")
     p.add_argument("--format", choices=FORMATS, default="markdown",

@@ -159,15 +159,8 @@ class Settings:
             raise CompareError(f"alpha {self.alpha}: must lie between 0 and 1")
         if not 0 <= self.session_noise < 1:
             raise CompareError(f"session noise {self.session_noise}: must lie between 0 and 1 (0% to 100%)")
-        object.__setattr__(self, "min_effects", MappingProxyType(
-            {**{m.name: m.min_effect for m in METRICS}, **self.min_effects}))
-
-    @classmethod
-    def from_options(cls, alpha: float = DEFAULT_ALPHA, min_effects: Sequence[str] = (),
-                     session_noise: float = DEFAULT_SESSION_NOISE) -> Settings:
-        """From ``--alpha``, ``--min-effect METRIC:AMOUNT`` strings and ``--session-noise``."""
-        parsed = [Threshold.parse(t, signed=False) for t in min_effects]
-        return cls(alpha, {t.metric.name: t.amount for t in parsed}, session_noise)
+        given = {metric_named(name).name: amount for name, amount in self.min_effects.items()}  # aliases, errors
+        object.__setattr__(self, "min_effects", MappingProxyType({**{m.name: m.min_effect for m in METRICS}, **given}))
 
     def session_var(self, metric: Metric) -> float:
         return self.session_noise ** 2 if metric.drifts else 0.0

@@ -131,7 +131,7 @@ def test_a_small_significant_change_below_the_practical_minimum_is_noise():
     c = run_compare(results(range(5)), results(range(5, 10), wall_factor=1.04), settings=quiet)
     assert c.rows[0].delta("wall").p < 0.05 and c.rows[0].verdict == NOISE  # +4%: real, but below 5%
     strict = run_compare(results(range(5)), results(range(5, 10), wall_factor=1.04),
-                         settings=Settings.from_options(min_effects=["wall:2%"], session_noise=0.0))
+                         settings=Settings(min_effects={"wall": 2.0}, session_noise=0.0))
     assert strict.rows[0].verdict.startswith("worse: wall s")
 
 
