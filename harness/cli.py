@@ -94,8 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                         + ", ".join(f"{m.name}:{m.format(m.min_effect).lstrip('+').replace(' ', '')}"
                                     for m in compare.METRICS).replace("%", "%%") + ")")
     p.add_argument("--session-noise", type=_percent, default=compare.DEFAULT_SESSION_NOISE, metavar="PERCENT",
-                   help="how much a whole session's timings drift with the machine's state, which seeds cannot "
-                        f"show; added to the tests of wall s and img/s (default "
+                   help="how much a whole session's timings and memory drift with the machine's state, which "
+                        f"seeds cannot show; added to the tests of wall s, img/s and peak MB (default "
                         f"{compare.DEFAULT_SESSION_NOISE:.0%})".replace("%)", "%%)"))
     p.add_argument("--force", action="store_true",
                    help="compare even across workloads, scales or devices, or with a seed repeated on a side")

@@ -12,9 +12,10 @@ Significance: a two-sided t-test across seeds, on log values for the ratio metri
 (:func:`harness.stats.paired`) when both ran the same seeds once each (a seed fixes the initial
 weights and the data order, so differences between seeds drop out). The p-values are
 Holm-adjusted over the table's rows, one family per metric, so that an A/A table (same code, other
-seeds) shows a false "worse" or "better" in a column with chance <= alpha. Timings also drift from
-session to session with the machine's state, which the seeds of one session cannot show: their
-tests add a session noise (:data:`DEFAULT_SESSION_NOISE`, ``--session-noise``) to the variance. A metric is *worse* or *better* only when the change is significant (adjusted p < alpha)
+seeds) shows a false "worse" or "better" in a column with chance <= alpha. Timings and a process's
+peak memory also drift from session to session with the machine's state, which the seeds of one
+session cannot show: their tests add a session noise (:data:`DEFAULT_SESSION_NOISE`,
+``--session-noise``) to the variance. A metric is *worse* or *better* only when the change is significant (adjusted p < alpha)
 **and** at least its practical minimum (:attr:`Metric.min_effect`); otherwise it is *within noise*.
 With one run on a side (or no spread at all) there is no test: the practical minimum alone
 decides, and the verdict says so (``n=1: no test``, ``no spread: no test``).
@@ -58,7 +59,7 @@ class Metric:
     unit: str  # "pp": difference of means x 100; "%": ratio of geometric means - 1, x 100
     higher_is_worse: bool
     min_effect: float  # default practical minimum, in ``unit``: smaller changes are never a verdict
-    drifts: bool = False  # moves with the machine's state from session to session (timings)
+    drifts: bool = False  # moves with the machine's state from session to session (timings, process memory)
 
     @property
     def log(self) -> bool:
@@ -99,10 +100,10 @@ METRICS: tuple[Metric, ...] = (
     Metric("error_rate", "error_rate", "error_rate", "pp", True, 0.5),  # the chapter's run-to-run noise
     Metric("wall", "wall_s", "wall s", "%", True, 5.0, drifts=True),
     Metric("throughput", "samples_per_s", "img/s", "%", False, 5.0, drifts=True),
-    Metric("memory", "peak_memory_bytes", "peak MB", "%", True, 5.0),
+    Metric("memory", "peak_memory_bytes", "peak MB", "%", True, 5.0, drifts=True),  # CPU peak RSS drifts
 )
-#: Session-to-session drift of timings (log-sd of a whole session's speed), which the seeds of one
-#: session cannot show: it is added to the variance of every timing comparison (--session-noise).
+#: Session-to-session drift (log-sd of a whole session's speed, or of its process memory), which the
+#: seeds of one session cannot show: added to the variance of the metrics that drift (--session-noise).
 DEFAULT_SESSION_NOISE = 0.03
 ALIASES = MappingProxyType({"wall_s": "wall", "samples_per_s": "throughput", "img/s": "throughput",
                             "peak_memory": "memory", "peak_memory_bytes": "memory"})

@@ -96,7 +96,7 @@ def compare_legend(comparison: Comparison) -> list[str]:
         "wall s, img/s, peak MB: geometric means over seeds, Δ in %.",
         "p: two-sided t-test across seeds: Welch's (unequal variances), or paired over seeds where both sides ran "
         "the same seeds (seeds: paired); on log values for wall s, img/s and peak MB; Holm-adjusted over the "
-        f"rows of each column; wall s and img/s add a session-to-session noise of "
+        f"rows of each column; wall s, img/s and peak MB add a session-to-session noise of "
         f"{comparison.settings.session_noise:.0%} that seeds run in one session cannot show.",
         f"verdict: worse/better when p < {alpha:g} and |Δ| ≥ the practical minimum ({_minimums(comparison)}); "
         "otherwise within noise. n=1: no test possible, the minimum alone decides.",
