@@ -76,7 +76,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     report = render.session_report(session.results)
     folder = session.results_dir
     (folder / "summary.md").write_text(
-        render.session_report(session.results, tablefmt="github") + "\n"
+        render.session_report(session.results, fmt="markdown") + "\n"
     )
     try:
         render.plot_epochs(session.results, folder / "epochs.png")

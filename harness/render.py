@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 from harness.results import RunResult
 from harness.stats import Summary
+from harness.tables import format_table
 
 OUTCOME_SEP = " > "
 SUMMARY_HEADERS = ("recipe", "error_rate", "best (epoch)", "wall s", "img/s", "peak MB", "precision", "device", "arch")
@@ -78,7 +79,7 @@ def _epochs(values: Sequence[int | None]) -> str:
     return f"ep {got[0]}" if got[0] == got[-1] else f"ep {got[0]}-{got[-1]}"
 
 
-def _spread(s: Summary | None, digits: int = 1) -> str:
+def spread_text(s: Summary | None, digits: int = 1) -> str:
     if s is None:
         return "-"
     if s.n == 1:
@@ -90,12 +91,17 @@ def _joined(values: Iterable[str]) -> str:
     return ",".join(dict.fromkeys(values))
 
 
-def summary_row(label: str, group: Sequence[Row]) -> list[str]:
+def error_text(group: Sequence[Row]) -> str:
+    """error_rate over the group's successful runs, and how many failed."""
     ok = [r for r in group if r.status == "ok"]
     failed = len(group) - len(ok)
     err = _rate(Summary.of(r.error_rate for r in ok)) if ok else "ERROR"
-    if failed and ok:
-        err += f" ({failed} failed)"
+    return err + (f" ({failed} failed)" if failed and ok else "")
+
+
+def summary_row(label: str, group: Sequence[Row]) -> list[str]:
+    ok = [r for r in group if r.status == "ok"]
+    err = error_text(group)
     best = Summary.of(r.best_error_rate for r in ok)
     best_text = "-" if best is None else f"{_rate(best)} ({_epochs([r.best_epoch for r in ok])})"
     memory = Summary.of(r.peak_memory_bytes for r in ok)
@@ -103,8 +109,8 @@ def summary_row(label: str, group: Sequence[Row]) -> list[str]:
         label,
         err,
         best_text,
-        _spread(Summary.of(r.wall_s for r in ok)),
-        _spread(Summary.of(r.samples_per_s for r in ok), 0),
+        spread_text(Summary.of(r.wall_s for r in ok)),
+        spread_text(Summary.of(r.samples_per_s for r in ok), 0),
         "-" if memory is None else f"{memory.max / 2**20:.0f}",
         _joined(r.precision for r in group),
         _joined(r.device for r in group),
@@ -112,12 +118,10 @@ def summary_row(label: str, group: Sequence[Row]) -> list[str]:
     ]
 
 
-def summary_table(results: Iterable[RunResult], tablefmt: str = "simple") -> str:
+def summary_table(results: Iterable[RunResult], fmt: str = "text") -> str:
     """recipe | error_rate | best (epoch) | wall s | img/s | peak MB | precision | device | arch."""
-    import tabulate
-
     body = [summary_row(label, group) for label, group in grouped(results).items()]
-    return tabulate.tabulate(body, headers=SUMMARY_HEADERS, tablefmt=tablefmt, disable_numparse=True)
+    return format_table(SUMMARY_HEADERS, body, fmt)
 
 
 def context_lines(results: Sequence[RunResult]) -> list[str]:
@@ -193,9 +197,11 @@ def plot_epochs(results: Sequence[RunResult], path: Path) -> Path:
     return path
 
 
-def session_report(results: Sequence[RunResult], tablefmt: str = "simple") -> str:
+def session_report(results: Sequence[RunResult], fmt: str = "text") -> str:
     """The table with its context and most-confused pairs, as printed at the end of a session."""
-    parts = [summary_table(results, tablefmt), ""]
+    if fmt == "csv":
+        return summary_table(results, fmt)
+    parts = [summary_table(results, fmt), ""]
     parts += context_lines(results)
     confused = most_confused_lines(results)
     if confused:

@@ -1,9 +1,9 @@
-"""Small, dependency-free summary statistics for repeated runs (seeds)."""
+"""Statistics for repeated runs (seeds): summaries, Welch's and the paired t-test, Holm's adjustment."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,101 @@ class Summary:
         n = len(xs)
         mean = sum(xs) / n
         std = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1)) if n > 1 else None
+        if std is not None and xs[0] == xs[-1]:
+            std = 0.0  # exactly, not the rounding error of the mean
         mid = n // 2
         median = xs[mid] if n % 2 else (xs[mid - 1] + xs[mid]) / 2
         return cls(n, mean, std, median, xs[0], xs[-1])
+
+
+WELCH = "Welch"
+PAIRED = "paired"
+
+
+@dataclass(frozen=True)
+class Significance:
+    """A two-sided t-test of new against base (``kind``: Welch or paired), or why none was possible.
+
+    ``p`` is None when the test cannot be made: fewer than two values on a side or pairs (``"n=1"``),
+    or no spread at all while the means differ (``"no spread"``; equal means give ``p`` = 1).
+    """
+
+    p: float | None
+    kind: str = WELCH
+    t: float | None = None
+    df: float | None = None
+    reason: str | None = None  # why there is no test
+
+    @property
+    def tested(self) -> bool:
+        return self.p is not None
+
+
+def _scaled(values: Sequence[float], log: bool) -> list[float]:
+    return [math.log(v) if log else float(v) for v in values]
+
+
+def _student(diff: float, var: float, df: float, kind: str) -> Significance:
+    """t = diff / sqrt(var) against Student's t with ``df`` degrees of freedom (``scipy.special.stdtr``)."""
+    if var == 0:
+        return Significance(p=1.0, kind=kind) if diff == 0 else Significance(p=None, kind=kind, reason="no spread")
+    from scipy.special import stdtr
+
+    t = diff / math.sqrt(var)
+    return Significance(p=float(min(1.0, 2 * stdtr(df, -abs(t)))), kind=kind, t=t, df=df)
+
+
+def _satterthwaite(parts: Sequence[tuple[float, int]], known: float) -> float:
+    """Degrees of freedom of a sum of variance estimates (variance, its df) plus a known variance."""
+    estimated = sum(v ** 2 / df for v, df in parts)
+    total = sum(v for v, _ in parts) + known
+    return total ** 2 / estimated if estimated else math.inf
+
+
+def welch(a: Sequence[float], b: Sequence[float], log: bool = False, session_var: float = 0.0) -> Significance:
+    """Welch's unequal-variance t-test of ``b`` against ``a``, two-sided.
+
+    t = (mean b - mean a) / sqrt(var a / n_a + var b / n_b) with the Welch-Satterthwaite degrees of
+    freedom, as ``scipy.stats.ttest_ind(b, a, equal_var=False)`` computes it, without its overhead.
+    With ``log`` it compares log values, i.e. ratios: right for times, rates and memory.
+    ``session_var``: a known variance of each side's mean that its own runs cannot show (a whole
+    session on a faster or slower machine); it is added for both sides.
+    """
+    xs, ys = _scaled(a, log), _scaled(b, log)
+    if len(xs) < 2 or len(ys) < 2:
+        return Significance(p=None, kind=WELCH, reason="n=1")
+    sa, sb = Summary.of(xs), Summary.of(ys)
+    parts = [(sa.std ** 2 / sa.n, sa.n - 1), (sb.std ** 2 / sb.n, sb.n - 1)]
+    var = parts[0][0] + parts[1][0] + 2 * session_var
+    return _student(sb.mean - sa.mean, var, _satterthwaite(parts, 2 * session_var), WELCH)
+
+
+def paired(a: Sequence[float], b: Sequence[float], log: bool = False, session_var: float = 0.0) -> Significance:
+    """The paired t-test of ``b[i] - a[i]`` (``scipy.stats.ttest_rel(b, a)``), two-sided.
+
+    For runs that share their seed (same initial weights and data order), so that differences
+    between seeds drop out of the comparison. ``session_var`` as for :func:`welch`.
+    """
+    if len(a) != len(b):
+        raise ValueError(f"paired samples of different lengths ({len(a)}, {len(b)})")
+    diffs = [y - x for x, y in zip(_scaled(a, log), _scaled(b, log))]
+    if len(diffs) < 2:
+        return Significance(p=None, kind=PAIRED, reason="n=1")
+    s = Summary.of(diffs)
+    parts = [(s.std ** 2 / s.n, s.n - 1)]
+    return _student(s.mean, parts[0][0] + 2 * session_var, _satterthwaite(parts, 2 * session_var), PAIRED)
+
+
+def holm(ps: Sequence[float | None]) -> list[float | None]:
+    """Holm-Bonferroni adjusted p-values of a family of tests (None: no test, left out of the family).
+
+    Rejecting where the adjusted p < alpha keeps the chance of any false alarm in the family <= alpha.
+    """
+    tested = sorted((p, i) for i, p in enumerate(ps) if p is not None)
+    m = len(tested)
+    out: list[float | None] = [None] * len(ps)
+    running = 0.0
+    for rank, (p, i) in enumerate(tested):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out

@@ -1,0 +1,136 @@
+"""A/A simulation: how often ``recipebench compare`` cries wolf, and how often it catches a real regression.
+
+Two result sets of the same code with different seeds are drawn from a noise model fitted to what
+varies here: a recipe's true error rate from seed to seed, the counting of errors on a fixed
+validation set (binomial), wall time from run to run and from session to session (machine load),
+and peak memory. Each pair goes through the real comparison (:func:`harness.compare.compare_groups`
+and :func:`harness.compare.violations`); the rates say how often a table shows a verdict other than
+"within noise", and how often ``--fail-on`` would exit 1.
+
+    python -m harness.noise [--trials 2000] [--seeds 1,2,3,5]
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+from harness.compare import NOISE, WORSE, Comparison, Settings, Side, Threshold, compare_groups, violations
+from harness.render import Row
+
+#: The thresholds the A/A rates are measured at (the README's PR flow).
+FAIL_ON = ("error_rate:+0.5pp", "wall:+10%", "memory:+10%")
+
+
+@dataclass(frozen=True)
+class NoiseModel:
+    """What varies between two runs of the same code (quick scale on a CPU)."""
+
+    labels: int = 8  # table rows: six recipes and two sub-results
+    n_valid: int = 120  # validation images (quick scale: 20% of 12 classes x 50)
+    error_rates: tuple[float, float] = (0.05, 0.30)  # the rows' expected error rates, spread over this range
+    seed_sd_pp: float = 1.5  # seed-to-seed sd of a model's true error rate, pp (binomial counting comes on top)
+    wall_s: float = 20.0  # a run's wall time, s
+    wall_seed_sd: float = 0.04  # log-sd of wall time from run to run in one session
+    wall_session_sd: float = 0.03  # log-sd of a whole session's speed (load, clocks), shared by its runs
+    train_images: float = 2000.0  # training images per run (img/s = train_images / wall s)
+    memory_bytes: float = 1.2e9
+    memory_sd: float = 0.01  # log-sd of peak memory from run to run
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A real change in the new code: added error rate and a wall time factor (none: an A/A pair)."""
+
+    error_pp: float = 0.0
+    wall_factor: float = 1.0
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Out of ``trials`` simulated comparisons."""
+
+    trials: int
+    seeds: int
+    rows_flagged: float  # fraction of rows whose verdict is not "within noise"
+    tables_flagged: float  # fraction of tables with at least one such row
+    tables_worse: float  # fraction of tables with a "worse" somewhere
+    tables_failing: float  # fraction of tables where --fail-on (FAIL_ON) exits 1
+
+
+def _side(model: NoiseModel, seeds: range, shift: Shift, rng) -> dict[str, list[Row]]:
+    session = rng.normal(0.0, model.wall_session_sd)
+    low, high = model.error_rates
+    groups: dict[str, list[Row]] = {}
+    for i in range(model.labels):
+        p = low + (high - low) * i / max(1, model.labels - 1) + shift.error_pp / 100
+        label = f"recipe{i}"
+        for seed in seeds:
+            true_rate = min(1.0, max(0.0, p + rng.normal(0.0, model.seed_sd_pp / 100)))
+            wall = model.wall_s * shift.wall_factor * float(
+                rng.lognormal(session, model.wall_seed_sd))
+            groups.setdefault(label, []).append(Row(
+                label=label, recipe=label, outcome=None, seed=seed, status="ok",
+                error_rate=rng.binomial(model.n_valid, true_rate) / model.n_valid, best_error_rate=None,
+                best_epoch=None, n_epochs=1, wall_s=wall, samples_per_s=model.train_images / wall,
+                peak_memory_bytes=int(model.memory_bytes * rng.lognormal(0.0, model.memory_sd)),
+                precision="fp32", device="cpu", arch="resnet18"))
+    return groups
+
+
+def simulate(model: NoiseModel = NoiseModel(), seeds: int = 3, trials: int = 1000, shift: Shift = Shift(),
+             settings: Settings = Settings(), fail_on: Sequence[str] = FAIL_ON, rng_seed: int = 0) -> Rates:
+    """Compare ``trials`` pairs of simulated result sets (base: the model; new: the model + ``shift``)."""
+    import numpy as np
+
+    rng = np.random.default_rng(rng_seed)
+    thresholds = [Threshold.parse(t) for t in fail_on]
+    empty = Side("simulated", ())
+    rows = tables = worse = failing = 0
+    for _ in range(trials):
+        base = _side(model, range(seeds), Shift(), rng)
+        new = _side(model, range(seeds, 2 * seeds), shift, rng)  # other seeds: Welch's test
+        compared = compare_groups(base, new, settings)
+        flagged = sum(any(d.verdict != NOISE for d in row.deltas) for row in compared)
+        rows += flagged
+        tables += flagged > 0
+        worse += any(d.verdict == WORSE for row in compared for d in row.deltas)
+        failing += bool(violations(Comparison(empty, empty, compared, settings), thresholds))
+    return Rates(trials, seeds, rows / (trials * model.labels), tables / trials, worse / trials, failing / trials)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from harness.tables import format_table
+
+    parser = argparse.ArgumentParser(prog="python -m harness.noise", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=2000)
+    parser.add_argument("--seeds", default="1,2,3,5", help="seeds per side to simulate, comma-separated")
+    parser.add_argument("--format", default="markdown", choices=("markdown", "text", "csv"))
+    args = parser.parse_args(argv)
+    model = NoiseModel()
+    scenarios = (
+        ("A/A", model, Shift()),
+        (f"A/A, sessions drift {2 * model.wall_session_sd:.0%}", replace(model, wall_session_sd=2 * model.wall_session_sd),
+         Shift()),
+        ("wall x1.2, +2 pp", model, Shift(2.0, 1.2)),
+        ("wall x3, +5 pp", model, Shift(5.0, 3.0)),
+    )
+    body = []
+    for seeds in (int(s) for s in args.seeds.split(",")):
+        for name, m, shift in scenarios:
+            r = simulate(m, seeds=seeds, trials=args.trials, shift=shift)
+            body.append([seeds, name, f"{r.rows_flagged:.1%}", f"{r.tables_flagged:.1%}", f"{r.tables_worse:.1%}",
+                         f"{r.tables_failing:.1%}"])
+    print(format_table(["seeds per side", "new vs base", "rows not within noise", "tables with a verdict",
+                        "tables with a worse", f"--fail-on {' '.join(FAIL_ON)} exits 1"], body, args.format))
+    settings = Settings()
+    minimums = ", ".join(f"{name} {amount:g}" for name, amount in settings.min_effects.items())
+    print(f"\n{args.trials} simulated comparisons of {model.labels} rows each; compare's defaults: alpha "
+          f"{settings.alpha}, minimum effects {minimums} (pp or %), session noise {settings.session_noise:.0%}; "
+          f"model: {model}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

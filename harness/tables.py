@@ -1,0 +1,38 @@
+"""Write a table in one of the command line's formats: GitHub markdown, plain text or csv.
+
+Markdown cells are escaped (``|``, ``_``, ``*``, ``<`` ...), so any recipe or outcome name renders as
+itself inside a GitHub table; text is tabulate's ``simple``; csv comes from the csv module.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any, Sequence
+
+FORMATS = ("markdown", "text", "csv")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|$~&])")
+
+
+def escape_markdown(text: Any) -> str:
+    """``text`` as a markdown table cell shows it: specials backslash-escaped, newlines as spaces."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
+
+
+def format_table(headers: Sequence[str], body: Sequence[Sequence[Any]], fmt: str) -> str:
+    """The table as ``markdown`` (GitHub), ``text`` or ``csv``."""
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows(["" if v is None else v for v in row] for row in body)
+        return out.getvalue().rstrip("\n")
+    import tabulate
+
+    if fmt == "markdown":
+        return tabulate.tabulate([[escape_markdown(v) for v in row] for row in body],
+                                 headers=[escape_markdown(h) for h in headers], tablefmt="github",
+                                 disable_numparse=True)
+    if fmt == "text":
+        return tabulate.tabulate(body, headers=headers, tablefmt="simple", disable_numparse=True)
+    raise ValueError(f"table format {fmt!r}: choose one of {', '.join(FORMATS)}")

@@ -1,0 +1,33 @@
+"""Made-up results for tests about arithmetic: schema-valid RunResults with chosen figures, no training."""
+from __future__ import annotations
+
+from harness.results import SCHEMA_VERSION, Config, Outcome, RunResult, WeightsInfo
+
+
+def make_result(recipe: str = "baseline", seed: int = 0, error_rate: float | None = 0.1, wall_s: float = 20.0,
+                memory_bytes: int | None = 1_200_000_000, outcomes=(), status: str = "ok", **changes) -> RunResult:
+    """A schema-valid RunResult with these figures, for tests about arithmetic (no training).
+
+    ``outcomes``: (name, error_rate, wall_s) triples; ``changes``: any other RunResult field.
+    """
+    scale = changes.pop("scale", "quick")
+    fields = dict(
+        schema_version=SCHEMA_VERSION, run_id=f"test/{recipe}-seed{seed}", session_id="test",
+        created_utc="2026-01-01T00:00:00Z", status=status, error=None if status == "ok" else "Traceback: boom",
+        recipe=recipe, recipe_plugin="tests", recipe_options={}, workload="synthetic", workload_fingerprint="f" * 64,
+        scale=scale, seed=seed, device="cpu", device_name="Test CPU (2 threads)", precision="fp32",
+        precision_requested="fp32", weights=WeightsInfo("synthetic-source", "resnet18", None, None),
+        config=Config("resnet18", 96, 64, 32, scale, 0, None, None, 0.2, 42), n_classes=12, n_train=480,
+        n_valid=120, error_rate=error_rate if status == "ok" else None,
+        best_error_rate=error_rate if status == "ok" else None, best_epoch=1 if status == "ok" else None,
+        wall_s=wall_s, samples_per_s=4800 / wall_s, peak_memory_bytes=memory_bytes,
+        peak_memory_method="process peak RSS", peak_rss_bytes=memory_bytes, cuda_max_allocated_bytes=None,
+        cuda_max_reserved_bytes=None, epochs=(),
+        outcomes=tuple(Outcome(name, er, er, 1, w, 2400 / w, ()) for name, er, w in outcomes),
+        lr_finds=(), calls=(), most_confused=(),
+        versions={"python": "3.11.7", "torch": "2.14.1", "torchvision": "0.29.1", "fastai": "2.8.12", "cuda": None,
+                  "recipebench": "0.1.0"},
+        environment={"git_commit": "0" * 40, "git_dirty": False, "host": "testhost", "cpu": "Test CPU"},
+    )
+    fields.update(changes)
+    return RunResult(**fields)
