@@ -10,7 +10,9 @@
 """
 from __future__ import annotations
 
+import ctypes
 import functools
+import gc
 import math
 import threading
 import time
@@ -234,6 +236,16 @@ def _read_status_kib(field_name: str) -> int | None:
     return None
 
 
+def _release_freed_memory() -> None:
+    """Collect garbage and hand freed heap back to the OS (glibc keeps it resident otherwise), so
+    the RSS a recipe starts from holds no leftovers of the runs before it."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
+
+
 def _reset_rss_peak() -> bool:
     """Reset the kernel's peak-RSS mark (VmHWM) to the current RSS; False where not possible."""
     try:
@@ -275,6 +287,7 @@ class PeakMemory:
         self.peak_rss_bytes: int | None = None
         self.cuda_max_allocated_bytes: int | None = None
         self.cuda_max_reserved_bytes: int | None = None
+        self.rss_at_start_bytes: int | None = None
         self.method = ""
 
     @property
@@ -291,6 +304,8 @@ class PeakMemory:
 
             synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
+        _release_freed_memory()
+        self.rss_at_start_bytes = (_read_status_kib("VmRSS") or 0) * 1024 or None
         self._sampler = None
         if not _reset_rss_peak():
             try:

@@ -154,6 +154,7 @@ class RunResult:
     peak_memory_bytes: int | None  # CUDA max allocated, or the process's peak RSS on CPU
     peak_memory_method: str
     peak_rss_bytes: int | None
+    rss_at_start_bytes: int | None  # the process's RSS when the recipe started (after freeing leftovers)
     cuda_max_allocated_bytes: int | None
     cuda_max_reserved_bytes: int | None
     epochs: tuple[EpochRecord, ...]

@@ -86,6 +86,9 @@ class PreparedRun:
             return self._result(ctx, status, error, watch.elapsed_s - self.log.overhead_s, memory, final_error,
                                 confused)
         finally:
+            # Free the run's memory now: whoever holds this object (a pytest fixture, say) must not
+            # make the next recipe's peak memory include this one's Learner and data.
+            self.learn = self.dls = ctx.learn = None
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _result(self, ctx: RecipeContext, status: str, error: str | None, wall_s: float, memory: PeakMemory,
@@ -129,6 +132,7 @@ class PreparedRun:
             peak_memory_bytes=memory.peak_bytes,
             peak_memory_method=memory.method,
             peak_rss_bytes=memory.peak_rss_bytes,
+            rss_at_start_bytes=memory.rss_at_start_bytes,
             cuda_max_allocated_bytes=memory.cuda_max_allocated_bytes,
             cuda_max_reserved_bytes=memory.cuda_max_reserved_bytes,
             epochs=tuple(log.epochs),
