@@ -16,6 +16,12 @@ from harness.store import EXTRA_INFO_KEY
 
 SESSION_KEY = pytest.StashKey[BenchSession]()
 _DEST_PREFIX = "recipebench_"
+#: Markers every case gets from its recipe, so `-m "not mixed_precision"` or `-m deep` select cases.
+MARKERS = {
+    "mixed_precision": "the recipe asks for mixed precision (fp16 on CUDA, bf16 on CPU -- slow on CPUs "
+                       "without native bfloat16 kernels)",
+    "deep": "the recipe trains the workload's deeper architecture",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,6 +34,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
     values = {dest: config.getoption(_DEST_PREFIX + dest) for _f, dest, *_ in OPTION_TABLE}
     try:
         config.stash[SESSION_KEY] = BenchSession(from_values(values))
@@ -38,8 +46,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "recipe_case" in metafunc.fixturenames:
         session = metafunc.config.stash[SESSION_KEY]
-        cases = session.cases()
-        metafunc.parametrize("recipe_case", cases, ids=[f"{r}-seed{s}" for r, s in cases])
+        params = []
+        for name, seed in session.cases():
+            recipe = session.registry.recipe(name)
+            marks = [pytest.mark.mixed_precision] if recipe.precision == "mixed" else []
+            marks += [pytest.mark.deep] if recipe.arch_role == "deep" else []
+            params.append(pytest.param((name, seed), marks=marks, id=f"{name}-seed{seed}"))
+        metafunc.parametrize("recipe_case", params)
 
 
 @pytest.fixture

@@ -101,3 +101,11 @@ def test_cuda_without_cuda_is_a_usage_error(cache_dir):
         pytest.skip("this machine has CUDA")
     proc = bench(["--benchmark-only", "--device", "cuda"], cache_dir, check=False)
     assert proc.returncode == 4 and "--device cuda: torch sees no CUDA device" in proc.stderr
+
+
+def test_cases_carry_markers_for_selection(cache_dir):
+    proc = bench(["--collect-only", "-q", "--scale", "smoke", "-m", "not mixed_precision"], cache_dir)
+    assert "test_recipe[baseline-seed0]" in proc.stdout and "test_recipe[resnet50_fp32-seed0]" in proc.stdout
+    assert "resnet50_mixed_precision" not in proc.stdout
+    deep = bench(["--collect-only", "-q", "--scale", "smoke", "-m", "deep"], cache_dir).stdout
+    assert "resnet50_mixed_precision-seed0" in deep and "resnet50_fp32-seed0" in deep and "baseline" not in deep
