@@ -87,8 +87,9 @@ def spread_text(s: Summary | None, digits: int = 1) -> str:
     return f"{s.median:.{digits}f} [{s.min:.{digits}f}-{s.max:.{digits}f}]"
 
 
-def _joined(values: Iterable[str]) -> str:
-    return ",".join(dict.fromkeys(values))
+def _joined(values: Iterable[str], sep: str = ",") -> str:
+    """The distinct values in first-seen order (a table cell keeps them tight, a sentence spaces them)."""
+    return sep.join(dict.fromkeys(values))
 
 
 def error_text(group: Sequence[Row]) -> str:
@@ -130,7 +131,7 @@ def context_lines(results: Sequence[RunResult]) -> list[str]:
         return []
     r = results[0]
     c = r.config
-    weights = _joined(f"{x.weights.source} ({x.weights.arch})" for x in results)
+    weights = _joined((f"{x.weights.source} ({x.weights.arch})" for x in results), ", ")
     seeds = sorted({x.seed for x in results})
     return [
         f"workload {r.workload} ({r.n_classes} classes, {r.n_train} train / {r.n_valid} valid images), "
@@ -201,9 +202,11 @@ def session_report(results: Sequence[RunResult], fmt: str = "text") -> str:
     """The table with its context and most-confused pairs, as printed at the end of a session."""
     if fmt == "csv":
         return summary_table(results, fmt)
+    item = "- " if fmt == "markdown" else ""  # markdown would run plain lines into one paragraph
     parts = [summary_table(results, fmt), ""]
-    parts += context_lines(results)
+    parts += [item + line for line in context_lines(results)]
     confused = most_confused_lines(results)
     if confused:
-        parts += ["", "most confused (actual -> predicted, count):", *confused]
+        parts += ["", "most confused (actual -> predicted, count):"]
+        parts += [item + line for line in confused]
     return "\n".join(parts)

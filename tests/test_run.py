@@ -102,3 +102,21 @@ def test_the_table_summarises_seeds_and_shows_outcomes(baseline_result):
     mean = (baseline_result.error_rate + 0.5) / 2
     assert f"{mean:.4f} ± " in baseline_line and "(n=2)" in baseline_line
     assert any(line.startswith("contrast > arm ") and "0.2500" in line for line in lines)
+
+
+def test_the_markdown_report_keeps_its_context_lines_apart():
+    """summary.md: each context and most-confused line is a list item (plain lines would run together)."""
+    from harness import render
+    from harness.results import ConfusedPair, WeightsInfo
+    from tests.fake_results import make_result
+
+    deep = make_result("deep", weights=WeightsInfo("synthetic-source", "resnet50", None, None),
+                       most_confused=(ConfusedPair("a", "b", 3),))
+    report = render.session_report([make_result(), deep], fmt="markdown")
+    table, _, rest = report.partition("\n\n")
+    assert table.startswith("| recipe")
+    context = rest.splitlines()
+    assert context[0].startswith("- workload synthetic")
+    assert "weights: synthetic-source (resnet18), synthetic-source (resnet50)" in report
+    assert context[-1] == "- deep: a -> b (3)"
+    assert not any(line.startswith("- ") for line in render.session_report([deep]).splitlines())
