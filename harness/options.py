@@ -120,7 +120,7 @@ OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...]
     ("--arch", "arch", "architecture for ordinary recipes (default: the scale's)", str, None),
     ("--deep-arch", "deep_arch", "architecture for recipes that ask for the deeper one (default: the scale's)", str,
      None),
-    ("--weights", "weights", "auto | none | imagenet | a weight source | PATH to a state dict (default auto)", str,
+    ("--weights", "weights", "auto | none | imagenet[:VERSION] | a weight source | PATH to a state dict (default auto)", str,
      "auto"),
     ("--recipe-option", "recipe_options", "RECIPE.KEY=VALUE, a recipe's option (repeatable)", str, None),
 )
