@@ -7,6 +7,7 @@ import socket
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from typing import Any, Mapping
 
 
 class DeviceError(ValueError):
@@ -84,11 +85,12 @@ def git_commit(cwd: Path | None = None) -> dict[str, str | bool | None]:
     return {"git_commit": commit, "git_dirty": bool(status) if status is not None else None}
 
 
-def environment(device) -> dict:
+def environment(device, code_state: Mapping[str, Any] | None = None) -> dict:
+    """Where a run ran; ``code_state``: :func:`git_commit` as read when the code was loaded (else now)."""
     import torch
 
     return {
-        **git_commit(),
+        **(dict(code_state) if code_state is not None else git_commit()),
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "cpu": cpu_model(),

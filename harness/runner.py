@@ -44,6 +44,9 @@ class RunPlan:
     seed: int
     device: Any  # torch.device
     session_id: str
+    #: The checkout's git commit and dirtiness when the session started, i.e. of the code that was
+    #: loaded; read again at the end of a long run it could name a later commit. None: read it now.
+    code_state: Mapping[str, Any] | None = None
 
 
 def prepare(plan: RunPlan) -> PreparedRun:
@@ -141,7 +144,7 @@ class PreparedRun:
             calls=tuple(log.calls),
             most_confused=tuple(confused),
             versions=versions(),
-            environment=environment(p.device),
+            environment=environment(p.device, p.code_state),
             skipped_files=p.data.skipped_files,
             converted_files=p.data.converted_files,
         )
