@@ -47,6 +47,8 @@ class RunPlan:
     #: The checkout's git commit and dirtiness when the session started, i.e. of the code that was
     #: loaded; read again at the end of a long run it could name a later commit. None: read it now.
     code_state: Mapping[str, Any] | None = None
+    #: The package versions when the session started (the modules it imported); None: read them now.
+    versions: Mapping[str, Any] | None = None
 
 
 def prepare(plan: RunPlan) -> PreparedRun:
@@ -143,7 +145,7 @@ class PreparedRun:
             lr_finds=tuple(log.lr_finds),
             calls=tuple(log.calls),
             most_confused=tuple(confused),
-            versions=versions(),
+            versions=dict(p.versions) if p.versions is not None else versions(),
             environment=environment(p.device, p.code_state),
             skipped_files=p.data.skipped_files,
             converted_files=p.data.converted_files,

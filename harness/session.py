@@ -10,7 +10,7 @@ from typing import Any
 from harness import store
 from harness import weights as weights_mod
 from harness.cache import default_cache_dir, sha256_file
-from harness.environment import DeviceError, git_commit, resolve_device
+from harness.environment import DeviceError, git_commit, resolve_device, versions
 from harness.options import Options, UsageError, coerce_option
 from harness.plugins import Registry, UnknownNameError, load_registry
 from harness.results import RunResult
@@ -45,6 +45,7 @@ class BenchSession:
         self.cache_dir = Path(options.cache_dir) if options.cache_dir else default_cache_dir()
         self.session_id = store.new_session_id(self.workload.name, self.scale.name, self.device.type)
         self.code_state = git_commit()  # the code this session loaded, whatever the checkout becomes later
+        self.versions = versions()  # likewise the packages it imported, whatever pip installs meanwhile
         self.results: list[RunResult] = []
         self.result_paths: list[Path] = []
         self._data: PreparedData | None = None
@@ -125,7 +126,8 @@ class BenchSession:
         return RunPlan(recipe=recipe, recipe_plugin=self.registry.recipes[recipe_name].plugin,
                        recipe_options=self.recipe_options[recipe_name], workload=self.workload.name,
                        data=self.data(), scale=self.scale, arch=arch, weights=self.weights_for(arch), seed=seed,
-                       device=self.device, session_id=self.session_id, code_state=self.code_state)
+                       device=self.device, session_id=self.session_id, code_state=self.code_state,
+                       versions=self.versions)
 
     def prepare(self, recipe_name: str, seed: int) -> PreparedRun:
         return prepare(self.plan(recipe_name, seed))

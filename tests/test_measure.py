@@ -136,10 +136,11 @@ def test_jsonable_arguments():
 def test_a_run_records_the_commit_its_session_loaded_not_the_one_at_its_end(smoke_session):
     """A 40-minute run must not name a commit made while it trained: git is read at session start."""
     plan = smoke_session.plan("baseline", 0)
-    assert plan.code_state is smoke_session.code_state
+    assert plan.code_state is smoke_session.code_state and plan.versions is smoke_session.versions
     assert set(plan.code_state) == {"git_commit", "git_dirty"}
     then = {"git_commit": "1" * 40, "git_dirty": False}  # what the checkout was when the session began
     recipe = Recipe("probe", lambda ctx: ctx.learn.fit_one_cycle(1, 1e-3), summary="test")
     result = prepare(dataclasses.replace(plan, recipe=recipe, recipe_plugin="tests", recipe_options={},
-                                         code_state=then)).execute()
+                                         code_state=then, versions={**plan.versions, "fastai": "9.9"})).execute()
     assert (result.environment["git_commit"], result.environment["git_dirty"]) == ("1" * 40, False)
+    assert result.versions["fastai"] == "9.9"  # as read at the session's start, not at the run's end
