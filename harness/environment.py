@@ -85,12 +85,12 @@ def git_commit(cwd: Path | None = None) -> dict[str, str | bool | None]:
     return {"git_commit": commit, "git_dirty": bool(status) if status is not None else None}
 
 
-def environment(device, code_state: Mapping[str, Any] | None = None) -> dict:
-    """Where a run ran; ``code_state``: :func:`git_commit` as read when the code was loaded (else now)."""
+def environment(device, code_state: Mapping[str, Any]) -> dict:
+    """Where a run ran; ``code_state``: :func:`git_commit` as read when the code was loaded."""
     import torch
 
     return {
-        **(dict(code_state) if code_state is not None else git_commit()),
+        **code_state,
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "cpu": cpu_model(),

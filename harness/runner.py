@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from harness import data as data_mod
 from harness import precision as precision_mod
 from harness.context import RecipeContext, Span
-from harness.environment import device_name, environment, versions
+from harness.environment import device_name, environment
 from harness.learner import build_learner
 from harness.measure import CallLog, PeakMemory, RunLog, Stopwatch, make_callbacks
 from harness.results import (
@@ -45,10 +45,10 @@ class RunPlan:
     device: Any  # torch.device
     session_id: str
     #: The checkout's git commit and dirtiness when the session started, i.e. of the code that was
-    #: loaded; read again at the end of a long run it could name a later commit. None: read it now.
-    code_state: Mapping[str, Any] | None = None
-    #: The package versions when the session started (the modules it imported); None: read them now.
-    versions: Mapping[str, Any] | None = None
+    #: loaded; read again at the end of a long run it could name a later commit.
+    code_state: Mapping[str, Any]
+    #: The package versions when the session started (the modules it imported).
+    versions: Mapping[str, Any]
 
 
 def prepare(plan: RunPlan) -> PreparedRun:
@@ -145,7 +145,7 @@ class PreparedRun:
             lr_finds=tuple(log.lr_finds),
             calls=tuple(log.calls),
             most_confused=tuple(confused),
-            versions=dict(p.versions) if p.versions is not None else versions(),
+            versions=dict(p.versions),
             environment=environment(p.device, p.code_state),
             skipped_files=p.data.skipped_files,
             converted_files=p.data.converted_files,
