@@ -12,7 +12,10 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any, Mapping
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Version 1 documents: written before ``rss_at_start_bytes`` existed (or, from e72dcd7 on, with it
+#: under the old number); :func:`upgrade` reads them as version 2 with the field unknown (None).
+OLDER_SCHEMA_VERSIONS = (1,)
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
 
@@ -213,6 +216,13 @@ def schema() -> dict[str, Any]:
     """The JSON Schema every result document follows."""
     text = resources.files("harness").joinpath("schema/result.schema.json").read_text()
     return json.loads(text)
+
+
+def upgrade(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A document of an older schema version as the current one; others are returned unchanged."""
+    if doc.get("schema_version") not in OLDER_SCHEMA_VERSIONS:
+        return doc
+    return {**doc, "schema_version": SCHEMA_VERSION, "rss_at_start_bytes": doc.get("rss_at_start_bytes")}
 
 
 def validate(doc: Mapping[str, Any]) -> None:

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from harness.results import SCHEMA_VERSION, RunResult, validate
+from harness.results import SCHEMA_VERSION, RunResult, upgrade, validate
 
 EXTRA_INFO_KEY = "recipebench"
 
@@ -79,6 +79,7 @@ def write_result(result: RunResult, directory: Path) -> Path:
 
 def _from_doc(doc: dict, origin: str) -> RunResult:
     try:
+        doc = upgrade(doc)  # older schema versions are read, never refused
         validate(doc)
         return RunResult.from_dict(doc)
     except Exception as exc:

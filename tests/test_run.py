@@ -120,3 +120,19 @@ def test_the_markdown_report_keeps_its_context_lines_apart():
     assert "weights: synthetic-source (resnet18), synthetic-source (resnet50)" in report
     assert context[-1] == "- deep: a -> b (3)"
     assert not any(line.startswith("- ") for line in render.session_report([deep]).splitlines())
+
+
+def test_a_version_1_document_without_rss_at_start_still_loads(baseline_result, tmp_path):
+    """Results written before rss_at_start_bytes existed are read (field unknown), never refused."""
+    old = baseline_result.to_dict()
+    old["schema_version"] = 1
+    del old["rss_at_start_bytes"]
+    (tmp_path / "baseline-seed0.json").write_text(json.dumps(old))
+    (loaded,) = store.load_results([tmp_path])
+    assert loaded.schema_version == 2 and loaded.rss_at_start_bytes is None
+    assert loaded.error_rate == baseline_result.error_rate
+    current = baseline_result.to_dict()
+    del current["rss_at_start_bytes"]  # a version 2 document must still carry it
+    (tmp_path / "baseline-seed0.json").write_text(json.dumps(current))
+    with pytest.raises(store.ResultsError, match="rss_at_start_bytes"):
+        store.load_results([tmp_path])
