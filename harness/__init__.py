@@ -1,10 +1,11 @@
 """recipebench: a pluggable benchmark harness for fastai image-classification training recipes.
 
-Writing a recipe plugin takes one short file::
+This package's top level is the plugin API: everything a plugin author touches is in ``__all__``
+(the types are defined in :mod:`recipebench.api`). A recipe plugin takes one short file::
 
-    from harness import Recipe, hookimpl
+    from recipebench import Recipe, RecipeContext, hookimpl
 
-    def two_cycles(ctx):
+    def two_cycles(ctx: RecipeContext) -> None:
         \"\"\"Train the head, then the whole network.\"\"\"
         ctx.learn.fit_one_cycle(ctx.epochs(1), 3e-3)
         ctx.learn.unfreeze()
@@ -17,24 +18,63 @@ Writing a recipe plugin takes one short file::
 Put it in a folder and run ``pytest recipes/ --benchmark-only --plugins-dir FOLDER``, or ship it in a
 package with an entry point in the group ``recipebench``.
 
-The stages, one module each: data (:mod:`harness.data`) -> learner (:mod:`harness.learner`) ->
-recipe (:mod:`harness.context`) -> measure (:mod:`harness.measure`) -> store (:mod:`harness.store`)
--> compare (:mod:`harness.compare`) -> render (:mod:`harness.render`); :mod:`harness.runner`
+A workload plugin returns :class:`PreparedData` from its ``prepare``; the helpers here make that
+short: :func:`checked_data` (a folder of outside images, checked file by file), :func:`folder_data`
+(images the plugin generated), :func:`cached_dir` (made once, atomically), :func:`pretrained_body`
+(a body pretrained on source classes, cached), :func:`probe` and :func:`socket_timeout` (downloads
+that fail fast offline).
+
+The harness's stages, one module each: data (:mod:`recipebench.data`) -> learner
+(:mod:`recipebench.learner`) -> recipe (:mod:`recipebench.context`) -> measure
+(:mod:`recipebench.measure`) -> store (:mod:`recipebench.store`) -> compare
+(:mod:`recipebench.compare`) -> render (:mod:`recipebench.render`); :mod:`recipebench.runner`
 strings them together for one run.
 """
-from harness.hookspecs import NAME, hookimpl
-from harness.spec import Arch, PreparedData, Recipe, Scale, WeightsFile, Workload, WorkloadRequest
+from importlib.metadata import version as _distribution_version
 
-__version__ = "0.1.0"
+from recipebench.api import (
+    Arch,
+    Option,
+    PreparedData,
+    Recipe,
+    RecipeContext,
+    Register,
+    Scale,
+    Span,
+    WeightsFile,
+    Workload,
+    WorkloadRequest,
+    hookimpl,
+)
+from recipebench.cache import cached_dir
+from recipebench.checks import checked_data
+from recipebench.data import PETS_LABEL_RE, folder_data
+from recipebench.fetch import probe, socket_timeout
+from recipebench.pretrain import PretrainSettings, pretrained_body
+from recipebench.weights import IMAGENET
+
+__version__ = _distribution_version("recipebench")
 __all__ = [
-    "NAME",
+    "IMAGENET",
+    "PETS_LABEL_RE",
     "Arch",
+    "Option",
     "PreparedData",
+    "PretrainSettings",
     "Recipe",
+    "RecipeContext",
+    "Register",
     "Scale",
+    "Span",
     "WeightsFile",
     "Workload",
     "WorkloadRequest",
-    "hookimpl",
     "__version__",
+    "cached_dir",
+    "checked_data",
+    "folder_data",
+    "hookimpl",
+    "pretrained_body",
+    "probe",
+    "socket_timeout",
 ]

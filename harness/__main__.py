@@ -1,4 +1,4 @@
-"""``python -m harness`` is the ``recipebench`` command."""
-from harness.cli import main
+"""``python -m recipebench`` is the ``recipebench`` command."""
+from recipebench.cli import main
 
 raise SystemExit(main())

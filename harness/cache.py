@@ -1,19 +1,17 @@
-"""Where generated data and weights are kept, and how they are written safely.
+"""Where generated data, pretrained weights and file checks are kept.
 
-Everything cached is keyed by a hash of everything that changes it and is written atomically
-(made under a temporary name, then renamed), so an interrupted or concurrent run never leaves a
-half-written entry behind.
+Everything cached is keyed by a hash of everything that changes it and made atomically
+(:mod:`recipebench.files`), so an interrupted or concurrent run never leaves a half-made entry behind.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable
+
+from recipebench.files import atomic_dir
 
 ENV_VAR = "RECIPEBENCH_CACHE"
 
@@ -33,45 +31,14 @@ def cache_key(params: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def cached_dir(parent: Path, name: str, params: Any, make: Callable[[Path], None]) -> Path:
+    """The folder ``parent/<name>-<key of params>``, made once by ``make(folder)`` and reused after.
 
-
-@contextlib.contextmanager
-def atomic_dir(final: Path) -> Iterator[Path]:
-    """Yield a temporary folder beside ``final``; on success it becomes ``final``.
-
-    If another process made ``final`` meanwhile, its folder is kept and ours discarded.
+    ``make`` fills a temporary folder that becomes the entry only when it returns, so a crash leaves
+    no half-made entry. A workload plugin keeps generated or converted data this way.
     """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-    try:
-        yield tmp
-        try:
-            tmp.rename(final)
-        except OSError:
-            if not final.exists():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    root = Path(parent) / f"{name}-{cache_key(params)}"
+    if not root.exists():
+        with atomic_dir(root) as tmp:
+            make(tmp)
+    return root

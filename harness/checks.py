@@ -1,4 +1,4 @@
-"""Stage 1, before the DataBlock: every image file checked once, so a dataset that fights back is
+"""Before the DataBlock (the data stage): every image file checked once, so a dataset that fights back is
 dealt with before training instead of crashing it half-way.
 
 * Unreadable files (zero bytes, truncated, not an image at all) are left out, with a warning that
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
-from harness.cache import atomic_dir, cache_key
-from harness.data import fingerprint, image_files
-from harness.spec import PreparedData
+from recipebench.api import PreparedData
+from recipebench.cache import cached_dir
+from recipebench.data import fingerprint, image_files
 
 #: Bump when what the scan decides, or how it converts, changes: old cache entries are then ignored.
 CHECK_VERSION = 1
@@ -130,11 +130,8 @@ def _stamp(folder: Path, files: Sequence[Path]) -> str:
 
 def scan_folder(folder: Path, files: Sequence[Path], cache_dir: Path) -> FolderScan:
     """Check every file of ``files`` (under ``folder``, an absolute path) once; cached under ``cache_dir``."""
-    key = cache_key({"version": CHECK_VERSION, "folder": str(folder), "files": _stamp(folder, files)})
-    root = Path(cache_dir) / "checks" / key
-    if not (root / "scan.json").exists():
-        with atomic_dir(root) as tmp:
-            _scan_into(tmp, folder, files)
+    params = {"version": CHECK_VERSION, "folder": str(folder), "files": _stamp(folder, files)}
+    root = cached_dir(Path(cache_dir) / "checks", "scan", params, lambda tmp: _scan_into(tmp, folder, files))
     report = json.loads((root / "scan.json").read_text())
     converted = tuple(FileNote(*n) for n in report["converted"])
     return FolderScan(folder=folder, images_dir=root / "images" if converted else folder,

@@ -1,4 +1,4 @@
-"""The ``recipebench`` command (also ``python -m harness``).
+"""The ``recipebench`` command (also ``python -m recipebench``).
 
     recipebench list                       recipes, workloads and archs, with the plugin of each
     recipebench table RESULTS...           the summary table of saved results
@@ -16,10 +16,15 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from harness import compare, matrix, render, report
-from harness.plugins import PluginError, load_registry
-from harness.store import ResultsError, load_results
-from harness.tables import FORMATS
+from recipebench import compare, matrix, render, report
+from recipebench.registry import PluginError, load_registry
+from recipebench.store import ResultsError, load_results
+from recipebench.tables import FORMATS
+
+
+def _options_text(recipe) -> str:
+    return "; ".join(f"{key}={o.default}" + (f" ({'|'.join(map(str, o.choices))})" if o.choices else "")
+                     for key, o in recipe.options.items())
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -28,9 +33,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
     registry = load_registry(args.plugins_dir)
     print("recipes:")
     print(tabulate(
-        [(name, r.item.summary, r.item.arch_role, r.item.precision, f"{r.plugin} [{r.origin}]")
+        [(name, r.item.summary, r.item.arch_role, r.item.precision, _options_text(r.item), f"{r.plugin} [{r.origin}]")
          for name, r in registry.recipes.items()],
-        headers=("name", "calls", "arch", "precision", "plugin"), tablefmt="simple"))
+        headers=("name", "calls", "arch", "precision", "options (--recipe-option)", "plugin"), tablefmt="simple"))
     print("\nworkloads:")
     print(tabulate(
         [(name, w.item.summary, ", ".join(f"{s.name}: {s.arch}/{s.image_size}px" for s in w.item.scales.values()),

@@ -1,15 +1,15 @@
-"""Stage 8, compare: two result sets (base and new), row by row, with a test across seeds.
+"""The compare stage: two result sets (base and new), row by row, with a test across seeds.
 
 Rows are paired by label: a recipe, or ``recipe > outcome`` for a sub-result (see
-:func:`harness.render.rows`), so nothing here knows any recipe. For each metric the change is new
+:func:`recipebench.rows.rows`), so nothing here knows any recipe. For each metric the change is new
 against base:
 
 - ``error_rate``: difference of the means, in percentage points (pp);
 - ``wall`` (wall s), ``throughput`` (img/s), ``memory`` (peak MB): ratio of the geometric means, in %.
 
 Significance: a two-sided t-test across seeds, on log values for the ratio metrics: Welch's
-(:func:`harness.stats.welch`) when the sides ran different seeds, the paired test over seeds
-(:func:`harness.stats.paired`) when both ran the same seeds once each (a seed fixes the initial
+(:func:`recipebench.stats.welch`) when the sides ran different seeds, the paired test over seeds
+(:func:`recipebench.stats.paired`) when both ran the same seeds once each (a seed fixes the initial
 weights and the data order, so differences between seeds drop out). The p-values are
 Holm-adjusted over the table's rows, one family per metric, so that an A/A table (same code, other
 seeds) shows a false "worse" or "better" in a column with chance <= alpha. Timings and a process's
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping, Sequence
 
-from harness.render import Row, grouped
-from harness.results import RunResult
-from harness.stats import PAIRED, Significance, holm, paired, welch
+from recipebench.results import STATUS_OK, RunResult
+from recipebench.rows import Row, grouped
+from recipebench.stats import PAIRED, Significance, holm, paired, welch
 
 WORSE = "worse"
 BETTER = "better"
@@ -267,7 +267,7 @@ def _values(group: Sequence[Row], metric: Metric) -> dict[int, list[float]]:
     out: dict[int, list[float]] = {}
     for row in group:
         value = getattr(row, metric.field)
-        if row.status == "ok" and value is not None and math.isfinite(value) and (value > 0 or not metric.log):
+        if row.status == STATUS_OK and value is not None and math.isfinite(value) and (value > 0 or not metric.log):
             out.setdefault(row.seed, []).append(float(value))
     return out
 
@@ -314,7 +314,7 @@ def compare_groups(base: Mapping[str, Sequence[Row]], new: Mapping[str, Sequence
                 verdict = _verdict(m, b_values, n_values, adjusted[key], settings)
                 deltas.append(Delta(m, b_values, n_values, tests[key], adjusted[key], verdict))
         b, n = base.get(label, ()), new.get(label, ())
-        ok_b, ok_n = sum(r.status == "ok" for r in b), sum(r.status == "ok" for r in n)
+        ok_b, ok_n = sum(r.status == STATUS_OK for r in b), sum(r.status == STATUS_OK for r in n)
         out.append(RowComparison(label, ok_b, ok_n, len(b) - ok_b, len(n) - ok_n, tuple(deltas)))
     return tuple(out)
 

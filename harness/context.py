@@ -1,4 +1,4 @@
-"""Stage 3, recipe: what a recipe function receives.
+"""The recipe stage: what a recipe function receives (:class:`recipebench.api.RecipeContext`).
 
 A recipe is ``def my_recipe(ctx): ...`` making fastai calls on ``ctx.learn`` exactly as the chapter's
 cells do. The harness has already built the Learner (data, split, seed, arch, weights, precision and
@@ -11,17 +11,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
-from harness.measure import RunLog, num, synchronize
-from harness.spec import Scale
+from recipebench.api import OptionValue, Scale
+from recipebench.measure import RunLog, num, synchronize
 
 
 @dataclass
-class Span:
+class MeasuredSpan:
     """A named stretch of a recipe: its epochs and its wall time, optionally continuing ``after``."""
 
     name: str
     report: bool
-    after: Span | None
+    after: MeasuredSpan | None
     first_epoch: int = 0  # index into the run's epoch list
     last_epoch: int = 0  # one past the end
     own_wall_s: float = 0.0
@@ -37,10 +37,6 @@ class Span:
         return before + list(range(self.first_epoch, self.last_epoch))
 
     @property
-    def n_epochs(self) -> int:
-        return len(self.epoch_indices())
-
-    @property
     def best_own_epoch(self) -> int:
         """How many of its own epochs this span had run when it reached its lowest error_rate
         (the earliest, among equals) -- e.g. the k to retrain for."""
@@ -50,23 +46,23 @@ class Span:
         return min(scored)[1] + 1
 
 
-class RecipeContext:
-    """Handed to ``Recipe.train``.
+class RunContext:
+    """What ``Recipe.train`` receives: the harness's :class:`recipebench.api.RecipeContext`.
 
     Attributes:
         learn:   the Learner to train (built by the harness, measured while the recipe runs).
-        scale:   the session's :class:`~harness.spec.Scale`.
+        scale:   the session's :class:`~recipebench.api.Scale`.
         options: the recipe's options (its defaults overridden by ``--recipe-option``).
     """
 
-    def __init__(self, learn, scale: Scale, options: Mapping[str, Any], log: RunLog,
+    def __init__(self, learn, scale: Scale, options: Mapping[str, OptionValue], log: RunLog,
                  new_learner: Callable[[], Any]) -> None:
         self.learn = learn
         self.scale = scale
         self.options = options
         self._log = log
         self._new_learner = new_learner
-        self._spans: list[Span] = []
+        self._spans: list[MeasuredSpan] = []
 
     def epochs(self, n: int) -> int:
         """The chapter's epoch count ``n`` at this scale: unchanged at quick and full, capped at smoke."""
@@ -80,7 +76,7 @@ class RecipeContext:
         return self.learn
 
     @contextlib.contextmanager
-    def outcome(self, name: str, after: Span | None = None) -> Iterator[Span]:
+    def outcome(self, name: str, after: MeasuredSpan | None = None) -> Iterator[MeasuredSpan]:
         """Measure the enclosed training as a named sub-result of the run (a row of its own).
 
         ``after``: a span this outcome continues from (its epochs and time count towards this one),
@@ -90,16 +86,16 @@ class RecipeContext:
             yield span
 
     @contextlib.contextmanager
-    def stage(self, name: str, after: Span | None = None) -> Iterator[Span]:
+    def stage(self, name: str, after: MeasuredSpan | None = None) -> Iterator[MeasuredSpan]:
         """Like :meth:`outcome`, but not reported as a row: a shared start that outcomes continue."""
         with self._span(name, report=False, after=after) as span:
             yield span
 
     @contextlib.contextmanager
-    def _span(self, name: str, report: bool, after: Span | None) -> Iterator[Span]:
+    def _span(self, name: str, report: bool, after: MeasuredSpan | None) -> Iterator[MeasuredSpan]:
         if any(s.name == name for s in self._spans):
             raise ValueError(f"outcome/stage name {name!r} used twice in one recipe")
-        span = Span(name, report, after, first_epoch=len(self._log.epochs))
+        span = MeasuredSpan(name, report, after, first_epoch=len(self._log.epochs))
         self._spans.append(span)
         synchronize(self._log.device)
         t0 = time.perf_counter()
@@ -115,7 +111,7 @@ class RecipeContext:
             self._log.overhead_s += time.perf_counter() - t1  # the harness's own work: not the recipe's time
 
     @property
-    def spans(self) -> list[Span]:
+    def spans(self) -> list[MeasuredSpan]:
         return list(self._spans)
 
 

@@ -1,4 +1,4 @@
-"""Stage 1, data: the chapter's DataBlock over a folder in the Pets layout.
+"""The data stage: the chapter's DataBlock over a folder in the Pets layout.
 
     DataBlock(blocks=(ImageBlock, CategoryBlock),
               get_items=get_image_files,            # sorted, so the split is reproducible
@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 from functools import partial
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
-from harness.spec import PreparedData, Scale
+from recipebench.api import PreparedData, Scale
 
 #: The chapter's labeller: the breed is everything before the last ``_<number>.jpg``.
 PETS_LABEL_RE = r"(.+)_\d+.jpg$"
@@ -40,6 +40,16 @@ def fingerprint(folder: Path, files: Iterable[Path]) -> str:
     return h.hexdigest()
 
 
+def folder_data(folder: Path, label_re: str | None, description: str, **kw: Any) -> PreparedData:
+    """``folder`` as :class:`PreparedData`, fingerprinted but not checked file by file: for data a
+    workload made itself (``kw``: more PreparedData fields). Folders of outside images go through
+    :func:`recipebench.checks.checked_data` instead."""
+    folder = Path(folder)
+    files = image_files(folder)
+    return PreparedData(images_dir=folder, label_re=label_re, fingerprint=fingerprint(folder, files),
+                        n_files=len(files), description=description, **kw)
+
+
 def labeller(label_re: str | None):
     """The ``get_y`` for a folder: a regex on the file name, or the parent folder's name."""
     from fastai.data.transforms import RegexLabeller, parent_label
@@ -48,10 +58,6 @@ def labeller(label_re: str | None):
     if label_re is None:
         return parent_label
     return using_attr(RegexLabeller(label_re), "name")
-
-
-def _items(folder: Path, exclude: tuple[str, ...]) -> list[Path]:
-    return image_files(folder, exclude)
 
 
 def datablock(data: PreparedData, scale: Scale):
@@ -63,7 +69,7 @@ def datablock(data: PreparedData, scale: Scale):
 
     return DataBlock(
         blocks=(ImageBlock, CategoryBlock),
-        get_items=partial(_items, exclude=data.skipped_files),
+        get_items=partial(image_files, exclude=data.skipped_files),
         splitter=RandomSplitter(valid_pct=VALID_PCT, seed=SPLIT_SEED),
         get_y=labeller(data.label_re),
         item_tfms=Resize(scale.presize),

@@ -14,6 +14,11 @@ class DeviceError(ValueError):
     """--device asks for something this machine does not have."""
 
 
+def is_cuda(device) -> bool:
+    """Whether ``device`` (a torch.device or its name) is a CUDA device: the one check the harness uses."""
+    return getattr(device, "type", str(device).split(":")[0]) == "cuda"
+
+
 def resolve_device(choice: str):
     """``auto`` -> CUDA when available, else CPU; ``cuda`` without CUDA is an error."""
     import torch
@@ -30,7 +35,7 @@ def resolve_device(choice: str):
 def device_name(device) -> str:
     import torch
 
-    if device.type == "cuda":
+    if is_cuda(device):
         return torch.cuda.get_device_name(device)
     return f"{cpu_model()} ({torch.get_num_threads()} threads)"
 
@@ -55,8 +60,6 @@ def _version(dist: str) -> str | None:
 def versions() -> dict[str, str | None]:
     import torch
 
-    from harness import __version__
-
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -67,7 +70,7 @@ def versions() -> dict[str, str | None]:
         "cudnn": str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available() else None,
         "pytest_benchmark": _version("pytest-benchmark"),
         "pluggy": _version("pluggy"),
-        "recipebench": __version__,
+        "recipebench": _version("recipebench"),
     }
 
 
@@ -97,5 +100,5 @@ def environment(device, code_state: Mapping[str, Any]) -> dict:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cuda_available": torch.cuda.is_available(),
-        "device_index": device.index if device.type == "cuda" else None,
+        "device_index": device.index if is_cuda(device) else None,
     }

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import socket
-import tempfile
 import threading
 import urllib.request
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlparse
+
+from recipebench.files import atomic_write
 
 #: Seconds the reachability probe may take (name lookup and TCP connect together).
 PROBE_TIMEOUT_S = 5.0
@@ -76,19 +76,17 @@ def download_file(url: str, dest: Path, sha256_prefix: str | None = None,
     With ``sha256_prefix`` the file's sha256 must start with it, else nothing is kept and
     :class:`OSError` says so.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
     digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout_s) as response:
-            for chunk in iter(lambda: response.read(1 << 20), b""):
-                digest.update(chunk)
-                out.write(chunk)
+
+    def chunks(response) -> Iterator[bytes]:
+        for chunk in iter(lambda: response.read(1 << 20), b""):
+            digest.update(chunk)
+            yield chunk
+
+    def check(_tmp: Path) -> None:
         if sha256_prefix and not digest.hexdigest().startswith(sha256_prefix):
             raise OSError(f"{url}: downloaded file's sha256 {digest.hexdigest()[:16]}... does not start with "
                           f"{sha256_prefix} as its name promises; not kept")
-        os.replace(tmp, dest)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    return dest
+
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        return atomic_write(dest, chunks(response), check=check)

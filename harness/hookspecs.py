@@ -1,6 +1,6 @@
 """Hook specifications: everything a recipebench plugin can implement.
 
-A plugin is any module or object with functions marked ``@hookimpl`` (from :mod:`harness`).
+A plugin is any module or object with functions marked ``@hookimpl`` (from :mod:`recipebench`).
 Built-in plugins (``plugins/``) are registered exactly like outside ones; outside ones come from the
 entry-point group ``recipebench`` or from ``*.py`` files in ``--plugins-dir``.
 
@@ -10,19 +10,11 @@ both plugins). Hooks are called with keyword arguments, once per plugin, when th
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pluggy
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from harness.plugins import Register
-    from harness.spec import Arch, Recipe, Workload
+from recipebench.api import HOOK_NAMESPACE, Arch, Recipe, Register, Workload
 
-#: One name for the hook markers, the plugin manager and the entry-point group.
-NAME = "recipebench"
-
-hookspec = pluggy.HookspecMarker(NAME)
-hookimpl = pluggy.HookimplMarker(NAME)
+hookspec = pluggy.HookspecMarker(HOOK_NAMESPACE)
 
 
 @hookspec
@@ -33,7 +25,7 @@ def recipebench_add_recipes(register: Register[Recipe]) -> None:
 
     :param register: call ``register(Recipe(...))`` once for each recipe this plugin provides.
         A recipe name already registered by another plugin raises
-        :class:`harness.plugins.DuplicateNameError` naming both plugins.
+        :class:`recipebench.registry.DuplicateNameError` naming both plugins.
     :return: nothing; results are ignored.
     """
 
@@ -46,7 +38,7 @@ def recipebench_add_workloads(register: Register[Workload]) -> None:
     only generated, downloaded or checked when a session selects it (``Workload.prepare``).
 
     :param register: call ``register(Workload(...))`` once for each workload.
-        A duplicate name raises :class:`harness.plugins.DuplicateNameError` naming both plugins.
+        A duplicate name raises :class:`recipebench.registry.DuplicateNameError` naming both plugins.
     :return: nothing; results are ignored.
     """
 
@@ -59,6 +51,6 @@ def recipebench_add_archs(register: Register[Arch]) -> None:
 
     :param register: call ``register(Arch(...))`` once for each architecture, giving fastai's cut,
         parameter-group split and normalisation stats for it. A duplicate name raises
-        :class:`harness.plugins.DuplicateNameError` naming both plugins.
+        :class:`recipebench.registry.DuplicateNameError` naming both plugins.
     :return: nothing; results are ignored.
     """

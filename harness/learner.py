@@ -1,4 +1,4 @@
-"""Stage 2, learner: what ``vision_learner(dls, arch, metrics=error_rate)`` builds, with the weights
+"""The learner stage: what ``vision_learner(dls, arch, metrics=error_rate)`` builds, with the weights
 loaded from a file the harness names (never a silent download).
 
 Spelled out because ``vision_learner`` only knows pretrained weights it downloads itself, and it
@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from harness import precision as precision_mod
-from harness.spec import Arch, WeightsFile
+from recipebench import precision as precision_mod
+from recipebench.api import Arch, WeightsFile
+from recipebench.environment import is_cuda
 
 
 class WeightsError(ValueError):
@@ -103,7 +104,7 @@ def build_learner(dls, arch: Arch, weights: WeightsFile | None, precision: str, 
     if (weights is not None if normalize is None else normalize) and not any(
         isinstance(t, Normalize) for t in dls.after_batch.fs
     ):
-        dls.add_tfms([Normalize.from_stats(*arch.stats, cuda=getattr(device, "type", "") == "cuda")], "after_batch")
+        dls.add_tfms([Normalize.from_stats(*arch.stats, cuda=is_cuda(device))], "after_batch")
     learn = Learner(dls, net, splitter=arch.split, metrics=error_rate, path=path)
     if weights is not None:
         learn.freeze()

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
-from harness.compare import CompareError, check_uniform
-from harness.render import Row, grouped
-from harness.results import RunResult
+from recipebench.compare import CompareError, check_uniform
+from recipebench.results import RunResult
+from recipebench.rows import Row, grouped
 
 #: Where a plain field name is looked up after the run's own fields, in this order.
 SECTIONS = ("versions", "config", "environment", "weights")

@@ -1,7 +1,7 @@
-"""Stage 4, measure: what the harness records while a recipe trains, identically for every recipe.
+"""The measure stage: what the harness records while a recipe trains, identically for every recipe.
 
-* :class:`EpochMeter`  -- a fastai callback: per-epoch losses and error_rate (from the Recorder),
-  phase (frozen / unfrozen), wall time and training throughput.
+* :class:`RunLog`      -- what one run recorded; filled by the fastai callbacks of
+  :mod:`recipebench.callbacks` (per-epoch losses, error_rate, phase, time, throughput) and by:
 * :class:`CallLog`     -- wraps the Learner's training methods to record the calls a recipe makes and
   every ``lr_find`` (its suggestions and curve).
 * :class:`Stopwatch`   -- wall time, synchronising CUDA at both ends.
@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.results import CallRecord, EpochRecord, LrFindRecord
+from recipebench.environment import is_cuda
+from recipebench.results import CallRecord, EpochRecord, LrFindRecord
 
 #: Learner methods whose top-level calls are recorded.
 TRAINING_METHODS = (
@@ -31,7 +32,7 @@ TRAINING_METHODS = (
 
 def synchronize(device) -> None:
     """Wait for queued CUDA work, so a clock read means the work is done."""
-    if getattr(device, "type", str(device)) == "cuda":
+    if is_cuda(device):
         import torch
 
         torch.cuda.synchronize(device)
@@ -71,86 +72,6 @@ class RunLog:
     fits: int = 0
     pred_dtypes: list[str] = field(default_factory=list)  # dtype of the model output, per fit
     overhead_s: float = 0.0  # harness work done inside the recipe's timer (re-validations), subtracted
-
-
-def _phase(learn) -> str:
-    opt = getattr(learn, "opt", None)
-    return "frozen" if opt is not None and getattr(opt, "frozen_idx", 0) > 0 else "unfrozen"
-
-
-def make_callbacks(log: RunLog) -> list:
-    """fastai Callbacks that fill ``log``: an :class:`EpochRecord` after every epoch (lr_find's mock
-    training excluded) and the dtype of the model's raw output in each fit's first training batch."""
-    from fastai.callback.core import Callback
-    from fastai.callback.schedule import LRFinder
-    from fastai.learner import Recorder
-    from fastai.torch_core import find_bs
-
-    class EpochMeter(Callback):
-        """Record each training epoch's losses, error_rate, phase, time and throughput.
-
-        Skips lr_find's mock training, and the fit-like events of validate()/get_preds(), which
-        run no training phase."""
-        order = Recorder.order + 1  # after the Recorder has stored the epoch's values
-        run_valid = True
-
-        def before_fit(self):
-            self.skip = any(isinstance(cb, LRFinder) for cb in self.learn.cbs)
-            self.counted = False
-
-        def before_epoch(self):
-            synchronize(log.device)
-            self.t_epoch, self.train_s, self.samples, self.trained = time.perf_counter(), 0.0, 0, False
-
-        def before_train(self):
-            if self.skip:
-                return
-            if not self.counted:
-                log.fits += 1
-                self.counted = True
-            self.trained = True
-            self.t_train = time.perf_counter()
-
-        def after_batch(self):
-            if self.trained and self.training:
-                self.samples += find_bs(self.yb)
-
-        def after_train(self):
-            if self.trained:
-                synchronize(log.device)
-                self.train_s = time.perf_counter() - self.t_train
-
-        def after_epoch(self):
-            if self.skip or not self.trained:
-                return
-            synchronize(log.device)
-            names = list(self.recorder.metric_names[1:])  # drop "epoch"
-            values = dict(zip(names, self.recorder.values[-1])) if self.recorder.values else {}
-            log.epochs.append(EpochRecord(
-                epoch=len(log.epochs) + 1,
-                phase=_phase(self.learn),
-                fit=log.fits,
-                train_loss=num(values.get("train_loss")),
-                valid_loss=num(values.get("valid_loss")),
-                error_rate=num(values.get("error_rate")),
-                wall_s=time.perf_counter() - self.t_epoch,
-                train_s=self.train_s,
-                train_samples=int(self.samples),
-            ))
-
-    class DtypeProbe(Callback):
-        "Note the dtype of the model's output before any mixed-precision callback casts it back."
-        order = 1  # before MixedPrecision's after_pred (order 10) turns the output into float32
-
-        def before_fit(self):
-            self.seen = any(isinstance(cb, LRFinder) for cb in self.learn.cbs)
-
-        def after_pred(self):
-            if self.training and not self.seen:
-                log.pred_dtypes.append(str(self.pred.dtype).replace("torch.", ""))
-                self.seen = True
-
-    return [EpochMeter(), DtypeProbe()]
 
 
 def num(v) -> float | None:
@@ -292,7 +213,7 @@ class PeakMemory:
 
     @property
     def is_cuda(self) -> bool:
-        return getattr(self.device, "type", str(self.device)) == "cuda"
+        return is_cuda(self.device)
 
     @property
     def peak_bytes(self) -> int | None:

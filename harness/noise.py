@@ -3,11 +3,11 @@
 Two result sets of the same code with different seeds are drawn from a noise model fitted to what
 varies here: a recipe's true error rate from seed to seed, the counting of errors on a fixed
 validation set (binomial), wall time from run to run and from session to session (machine load),
-and peak memory. Each pair goes through the real comparison (:func:`harness.compare.compare_groups`
-and :func:`harness.compare.violations`); the rates say how often a table shows a verdict other than
+and peak memory. Each pair goes through the real comparison (:func:`recipebench.compare.compare_groups`
+and :func:`recipebench.compare.violations`); the rates say how often a table shows a verdict other than
 "within noise", and how often ``--fail-on`` would exit 1.
 
-    python -m harness.noise [--trials 2000] [--seeds 1,2,3,5]
+    python -m recipebench.noise [--trials 2000] [--seeds 1,2,3,5]
 """
 from __future__ import annotations
 
@@ -15,8 +15,18 @@ import argparse
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-from harness.compare import NOISE, WORSE, Comparison, Settings, Side, Threshold, compare_groups, violations
-from harness.render import Row
+from recipebench.compare import (
+    NOISE,
+    WORSE,
+    Comparison,
+    Settings,
+    Side,
+    Threshold,
+    compare_groups,
+    violations,
+)
+from recipebench.results import STATUS_OK
+from recipebench.rows import Row
 
 #: The thresholds the A/A rates are measured at (the README's PR flow).
 FAIL_ON = ("error_rate:+0.5pp", "wall:+10%", "memory:+10%")
@@ -70,9 +80,9 @@ def _side(model: NoiseModel, seeds: range, shift: Shift, rng) -> dict[str, list[
             wall = model.wall_s * shift.wall_factor * float(
                 rng.lognormal(session, model.wall_seed_sd))
             groups.setdefault(label, []).append(Row(
-                label=label, recipe=label, outcome=None, seed=seed, status="ok",
+                label=label, recipe=label, outcome=None, seed=seed, status=STATUS_OK,
                 error_rate=rng.binomial(model.n_valid, true_rate) / model.n_valid, best_error_rate=None,
-                best_epoch=None, n_epochs=1, wall_s=wall, samples_per_s=model.train_images / wall,
+                best_epoch=None, wall_s=wall, samples_per_s=model.train_images / wall,
                 peak_memory_bytes=int(model.memory_bytes * rng.lognormal(0.0, model.memory_sd)),
                 precision="fp32", device="cpu", arch="resnet18"))
     return groups
@@ -100,9 +110,9 @@ def simulate(model: NoiseModel = NoiseModel(), seeds: int = 3, trials: int = 100
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from harness.tables import format_table
+    from recipebench.tables import format_table
 
-    parser = argparse.ArgumentParser(prog="python -m harness.noise", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m recipebench.noise", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--seeds", default="1,2,3,5", help="seeds per side to simulate, comma-separated")

@@ -1,13 +1,12 @@
 """The session's options, shared by the pytest plugin and the command line, with clear usage errors."""
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
-from harness.spec import SCALE_NAMES
+from recipebench.api import SCALE_NAMES
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -142,11 +141,3 @@ def from_values(values: Mapping[str, Any]) -> Options:
             continue
         kw[dest] = parse(value) if parse is not None and isinstance(value, str) else value
     return Options(**kw)
-
-
-def add_to_argparse(parser: argparse.ArgumentParser) -> None:
-    for flag, dest, help_text, _parse, _default in OPTION_TABLE:
-        if dest in REPEATABLE:
-            parser.add_argument(flag, dest=dest, action="append", help=help_text)
-        else:
-            parser.add_argument(flag, dest=dest, default=None, help=help_text)

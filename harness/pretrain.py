@@ -16,11 +16,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from harness import data as data_mod
-from harness.cache import atomic_write_bytes, cache_key, sha256_file
-from harness.environment import versions
-from harness.learner import body_state_dict, build_learner
-from harness.spec import Arch, PreparedData, Scale, WeightsFile
+from recipebench import data as data_mod
+from recipebench.api import Arch, PreparedData, Scale, WeightsFile
+from recipebench.cache import cache_key
+from recipebench.environment import versions
+from recipebench.files import atomic_write, sha256_file
+from recipebench.learner import body_state_dict, build_learner
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def pretrained_body(arch: Arch, source: PreparedData, settings: PretrainSettings
     meta_path = path.with_suffix(".json")
     if not (path.exists() and meta_path.exists()):
         meta = _train(arch, source, settings, device, path, key_params)
-        atomic_write_bytes(meta_path, json.dumps(meta, indent=2).encode())
+        atomic_write(meta_path, json.dumps(meta, indent=2))
     meta = json.loads(meta_path.read_text())
     return WeightsFile(source=label, path=path, sha256=sha256_file(path), detail=meta)
 
@@ -71,7 +72,7 @@ def _train(arch: Arch, source: PreparedData, settings: PretrainSettings, device,
     state = body_state_dict(learn.model[0], arch.build(), arch)
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write(path, buffer.getvalue())
     return {
         "what": f"{arch.name} trained from random init on {len(dls.vocab)} generated source classes, "
                 "disjoint from the target classes; body only",

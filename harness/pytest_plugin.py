@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import render
-from harness.options import OPTION_TABLE, REPEATABLE, UsageError, from_values
-from harness.plugins import PluginError
-from harness.session import BenchSession, WorkloadError
-from harness.store import EXTRA_INFO_KEY
+from recipebench import render
+from recipebench.options import OPTION_TABLE, REPEATABLE, UsageError, from_values
+from recipebench.registry import PluginError
+from recipebench.session import BenchSession, WorkloadError
+from recipebench.store import EXTRA_INFO_KEY
 
 SESSION_KEY = pytest.StashKey[BenchSession]()
 _DEST_PREFIX = "recipebench_"

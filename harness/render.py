@@ -1,75 +1,21 @@
-"""Stage 7, render: tables (tabulate) and plots (matplotlib) from results.
+"""The render stage: tables (tabulate) and plots (matplotlib) from results.
 
 Every result becomes one row for the whole run plus one per outcome (sub-result), through
-:func:`rows`; the tables never special-case a recipe. Several seeds of the same row are summarised:
+:func:`recipebench.rows.rows`; the tables never special-case a recipe. Several seeds of the same row are summarised:
 error rates as mean +- std (n), wall time as median [min-max].
 """
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from harness.results import RunResult
-from harness.stats import Summary
-from harness.tables import format_table
+from recipebench.results import STATUS_OK, RunResult
+from recipebench.rows import Row, grouped
+from recipebench.stats import Summary
+from recipebench.tables import error_text, format_table, rate_text, spread_text
 
-OUTCOME_SEP = " > "
 SUMMARY_HEADERS = ("recipe", "error_rate", "best (epoch)", "wall s", "img/s", "peak MB", "precision", "device", "arch")
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of a table: a whole run, or one outcome of it."""
-
-    label: str
-    recipe: str
-    outcome: str | None
-    seed: int
-    status: str
-    error_rate: float | None
-    best_error_rate: float | None
-    best_epoch: int | None
-    n_epochs: int
-    wall_s: float
-    samples_per_s: float | None
-    peak_memory_bytes: int | None
-    precision: str
-    device: str
-    arch: str
-
-
-def rows(result: RunResult) -> list[Row]:
-    """The run's own row, then one row per outcome."""
-    common = dict(recipe=result.recipe, seed=result.seed, status=result.status, precision=result.precision,
-                  device=result.device, arch=result.config.arch)
-    out = [Row(label=result.recipe, outcome=None, error_rate=result.error_rate,
-               best_error_rate=result.best_error_rate, best_epoch=result.best_epoch, n_epochs=len(result.epochs),
-               wall_s=result.wall_s, samples_per_s=result.samples_per_s,
-               peak_memory_bytes=result.peak_memory_bytes, **common)]
-    for o in result.outcomes:
-        out.append(Row(label=f"{result.recipe}{OUTCOME_SEP}{o.name}", outcome=o.name, error_rate=o.error_rate,
-                       best_error_rate=o.best_error_rate, best_epoch=o.best_epoch, n_epochs=len(o.epochs),
-                       wall_s=o.wall_s, samples_per_s=o.samples_per_s, peak_memory_bytes=None, **common))
-    return out
-
-
-def grouped(results: Iterable[RunResult]) -> dict[str, list[Row]]:
-    """Rows of all results grouped by label (recipe or recipe > outcome), in first-seen order."""
-    groups: dict[str, list[Row]] = {}
-    for result in results:
-        for row in rows(result):
-            groups.setdefault(row.label, []).append(row)
-    return groups
-
-
-def _rate(s: Summary | None) -> str:
-    if s is None:
-        return "-"
-    if s.n == 1:
-        return f"{s.mean:.4f}"
-    return f"{s.mean:.4f} ± {s.std:.4f} (n={s.n})"
 
 
 def _epochs(values: Sequence[int | None]) -> str:
@@ -79,32 +25,16 @@ def _epochs(values: Sequence[int | None]) -> str:
     return f"ep {got[0]}" if got[0] == got[-1] else f"ep {got[0]}-{got[-1]}"
 
 
-def spread_text(s: Summary | None, digits: int = 1) -> str:
-    if s is None:
-        return "-"
-    if s.n == 1:
-        return f"{s.median:.{digits}f}"
-    return f"{s.median:.{digits}f} [{s.min:.{digits}f}-{s.max:.{digits}f}]"
-
-
 def _joined(values: Iterable[str], sep: str = ",") -> str:
     """The distinct values in first-seen order (a table cell keeps them tight, a sentence spaces them)."""
     return sep.join(dict.fromkeys(values))
 
 
-def error_text(group: Sequence[Row]) -> str:
-    """error_rate over the group's successful runs, and how many failed."""
-    ok = [r for r in group if r.status == "ok"]
-    failed = len(group) - len(ok)
-    err = _rate(Summary.of(r.error_rate for r in ok)) if ok else "ERROR"
-    return err + (f" ({failed} failed)" if failed and ok else "")
-
-
 def summary_row(label: str, group: Sequence[Row]) -> list[str]:
-    ok = [r for r in group if r.status == "ok"]
+    ok = [r for r in group if r.status == STATUS_OK]
     err = error_text(group)
     best = Summary.of(r.best_error_rate for r in ok)
-    best_text = "-" if best is None else f"{_rate(best)} ({_epochs([r.best_epoch for r in ok])})"
+    best_text = "-" if best is None else f"{rate_text(best)} ({_epochs([r.best_epoch for r in ok])})"
     memory = Summary.of(r.peak_memory_bytes for r in ok)
     return [
         label,

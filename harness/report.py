@@ -7,12 +7,18 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from harness.compare import METRICS, Comparison, Delta, RowComparison, Side, setup_of
-from harness.matrix import Matrix
-from harness.render import error_text, spread_text
-from harness.results import RunResult
-from harness.stats import Summary
-from harness.tables import escape_markdown, format_table
+from recipebench.compare import (
+    METRICS,
+    Comparison,
+    Delta,
+    RowComparison,
+    Side,
+    setup_of,
+)
+from recipebench.matrix import Matrix
+from recipebench.results import STATUS_OK, RunResult
+from recipebench.stats import Summary
+from recipebench.tables import error_text, escape_markdown, format_table, spread_text
 
 COMPARE_HEADERS = ("recipe", "seeds", "error_rate base → new", "Δ error_rate", "wall s base → new", "Δ wall s",
                    "Δ img/s", "Δ peak MB", "verdict")
@@ -128,7 +134,7 @@ def _matrix_csv(matrix: Matrix) -> str:
     body = []
     for label, row in matrix.cells.items():
         for value, group in row.items():
-            ok = [r for r in group if r.status == "ok"]
+            ok = [r for r in group if r.status == STATUS_OK]
             err, wall = Summary.of(r.error_rate for r in ok), Summary.of(r.wall_s for r in ok)
             body.append([label, value, len(ok), len(group) - len(ok),
                          *((None, None) if err is None else (err.mean, err.std)),
@@ -151,7 +157,7 @@ def matrix_report(matrix: Matrix, fmt: str = "markdown") -> str:
         cells = [label]
         for value in matrix.values:
             group = row.get(value, ())
-            ok = [r for r in group if r.status == "ok"]
+            ok = [r for r in group if r.status == STATUS_OK]
             cells += [error_text(group) if group else "-",
                       spread_text(Summary.of(r.wall_s for r in ok)) if group else "-"]
         body.append(cells)

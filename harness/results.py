@@ -181,9 +181,6 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False)
-
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> RunResult:
         if doc.get("schema_version") != SCHEMA_VERSION:
@@ -214,7 +211,7 @@ def _plain(obj: Any) -> Any:
 
 def schema() -> dict[str, Any]:
     """The JSON Schema every result document follows."""
-    text = resources.files("harness").joinpath("schema/result.schema.json").read_text()
+    text = resources.files("recipebench").joinpath("schema/result.schema.json").read_text()
     return json.loads(text)
 
 

@@ -15,16 +15,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from harness import data as data_mod
-from harness import precision as precision_mod
-from harness.context import RecipeContext, Span
-from harness.environment import device_name, environment
-from harness.learner import build_learner
-from harness.measure import CallLog, PeakMemory, RunLog, Stopwatch, make_callbacks
-from harness.results import (
-    SCHEMA_VERSION, STATUS_ERROR, STATUS_OK, Config, ConfusedPair, Outcome, RunResult, WeightsInfo,
+from recipebench import data as data_mod
+from recipebench import precision as precision_mod
+from recipebench.api import Arch, PreparedData, Recipe, Scale, WeightsFile
+from recipebench.context import MeasuredSpan, RunContext
+from recipebench.environment import device_name, environment
+from recipebench.learner import build_learner
+from recipebench.measure import CallLog, PeakMemory, RunLog, Stopwatch
+from recipebench.results import (
+    SCHEMA_VERSION,
+    STATUS_ERROR,
+    STATUS_OK,
+    Config,
+    ConfusedPair,
+    Outcome,
+    RunResult,
+    WeightsInfo,
 )
-from harness.spec import Arch, PreparedData, Recipe, Scale, WeightsFile
 
 MOST_CONFUSED_TOP = 10
 
@@ -73,13 +80,15 @@ class PreparedRun:
     def _new_learner(self):
         p = self.plan
         learn = build_learner(self.dls, p.arch, p.weights, p.recipe.precision, p.device, path=self.workdir)
-        learn.add_cbs(make_callbacks(self.log))
+        from recipebench.callbacks import harness_callbacks
+
+        learn.add_cbs(harness_callbacks(self.log))
         self._calls.attach(learn)
         return learn
 
     def execute(self) -> RunResult:
         p = self.plan
-        ctx = RecipeContext(self.learn, p.scale, p.recipe_options, self.log, new_learner=self._new_learner)
+        ctx = RunContext(self.learn, p.scale, p.recipe_options, self.log, new_learner=self._new_learner)
         status, error = STATUS_OK, None
         try:
             with PeakMemory(p.device) as memory, Stopwatch(p.device) as watch:
@@ -96,7 +105,7 @@ class PreparedRun:
             self.learn = self.dls = ctx.learn = None
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def _result(self, ctx: RecipeContext, status: str, error: str | None, wall_s: float, memory: PeakMemory,
+    def _result(self, ctx: RunContext, status: str, error: str | None, wall_s: float, memory: PeakMemory,
                 final_error: float | None, confused) -> RunResult:
         p, log = self.plan, self.log
         best_error, best_epoch = _best(log.epochs)
@@ -165,7 +174,7 @@ def _throughput(epochs) -> float | None:
     return sum(e.train_samples for e in epochs) / seconds if seconds > 0 else None
 
 
-def _outcome(span: Span, log: RunLog) -> Outcome:
+def _outcome(span: MeasuredSpan, log: RunLog) -> Outcome:
     epochs = [dataclasses.replace(log.epochs[i], epoch=n + 1) for n, i in enumerate(span.epoch_indices())]
     best_error, best_epoch = _best(epochs)
     return Outcome(name=span.name, error_rate=span.final.get("error_rate"), best_error_rate=best_error,

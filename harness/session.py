@@ -1,21 +1,28 @@
 """A benchmark session: one workload, scale, device and set of seeds; every selected recipe x seed.
 
-Used by the pytest plugin (:mod:`harness.pytest_plugin`); everything here is instance state.
+Used by the pytest plugin (:mod:`recipebench.pytest_plugin`); everything here is instance state.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from harness import store
-from harness import weights as weights_mod
-from harness.cache import default_cache_dir, sha256_file
-from harness.environment import DeviceError, git_commit, resolve_device, versions
-from harness.options import Options, UsageError, coerce_option
-from harness.plugins import Registry, UnknownNameError, load_registry
-from harness.results import RunResult
-from harness.runner import PreparedRun, RunPlan, prepare
-from harness.spec import Arch, PreparedData, Recipe, WeightsFile, WorkloadRequest
+from recipebench import store
+from recipebench import weights as weights_mod
+from recipebench.api import Arch, PreparedData, Recipe, WeightsFile, WorkloadRequest
+from recipebench.cache import default_cache_dir
+from recipebench.environment import (
+    DeviceError,
+    git_commit,
+    is_cuda,
+    resolve_device,
+    versions,
+)
+from recipebench.files import sha256_file
+from recipebench.options import Options, UsageError, coerce_option
+from recipebench.registry import Registry, UnknownNameError, load_registry
+from recipebench.results import RunResult
+from recipebench.runner import PreparedRun, RunPlan, prepare
 
 
 class WorkloadError(RuntimeError):
@@ -40,7 +47,7 @@ class BenchSession:
             self.device = resolve_device(options.device)
         except DeviceError as exc:
             raise UsageError(str(exc)) from None
-        self.scale = self.workload.scales[options.scale or ("full" if self.device.type == "cuda" else "quick")]
+        self.scale = self.workload.scales[options.scale or ("full" if is_cuda(self.device) else "quick")]
         self.recipe_options = {r.name: self._options_for(r) for r in self.recipes}
         self.cache_dir = Path(options.cache_dir) if options.cache_dir else default_cache_dir()
         self.session_id = store.new_session_id(self.workload.name, self.scale.name, self.device.type)
@@ -59,11 +66,13 @@ class BenchSession:
             known = ", ".join(recipe.options) or "none"
             raise UsageError(f"--recipe-option {recipe.name}.{unknown[0]}: recipe {recipe.name!r} has no option "
                              f"{unknown[0]!r} (its options: {known})")
-        chosen = {k: coerce_option(recipe.name, k, given[k], v) if k in given else v for k, v in recipe.options.items()}
-        for key, choices in recipe.option_choices.items():
-            if chosen[key] not in choices:
-                raise UsageError(f"--recipe-option {recipe.name}.{key}={chosen[key]}: choose one of "
-                                 f"{', '.join(map(str, choices))}")
+        chosen = {}
+        for key, option in recipe.options.items():
+            value = coerce_option(recipe.name, key, given[key], option.default) if key in given else option.default
+            if option.choices and value not in option.choices:
+                raise UsageError(f"--recipe-option {recipe.name}.{key}={value}: choose one of "
+                                 f"{', '.join(map(str, option.choices))}")
+            chosen[key] = value
         return chosen
 
     def cases(self) -> list[tuple[str, int]]:

@@ -1,4 +1,4 @@
-"""Stage 5, store: one JSON document per run, written atomically, never overwriting anything.
+"""The store stage: one JSON document per run, written atomically, never overwriting anything.
 
 Layout::
 
@@ -15,13 +15,12 @@ Layout::
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from harness.results import SCHEMA_VERSION, RunResult, upgrade, validate
+from recipebench.files import atomic_write
+from recipebench.results import SCHEMA_VERSION, RunResult, upgrade, validate
 
 EXTRA_INFO_KEY = "recipebench"
 
@@ -49,32 +48,12 @@ def session_dir(results_dir: Path, session_id: str) -> Path:
     raise ResultsError(f"cannot make a new session folder under {results_dir}")  # pragma: no cover
 
 
-def write_new(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically without overwriting: a taken name gets ``-2``, ``-3``..."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        for n in range(1, 1000):
-            target = path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
-            try:
-                os.link(tmp, target)  # atomic, and fails if the name is taken
-                return target
-            except FileExistsError:
-                continue
-        raise ResultsError(f"no free file name for {path}")  # pragma: no cover
-    finally:
-        os.unlink(tmp)
-
-
 def write_result(result: RunResult, directory: Path) -> Path:
     """Validate ``result`` against the schema and write it as ``<recipe>-seed<seed>.json``."""
     doc = result.to_dict()
     validate(doc)
-    return write_new(Path(directory) / f"{result.recipe}-seed{result.seed}.json", json.dumps(doc, indent=2) + "\n")
+    return atomic_write(Path(directory) / f"{result.recipe}-seed{result.seed}.json", json.dumps(doc, indent=2) + "\n",
+                        overwrite=False)
 
 
 def _from_doc(doc: dict, origin: str) -> RunResult:

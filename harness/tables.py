@@ -1,4 +1,5 @@
-"""Write a table in one of the command line's formats: GitHub markdown, plain text or csv.
+"""Write a table in one of the command line's formats (GitHub markdown, plain text or csv), and the
+cells every table shares (a summary over seeds).
 
 Markdown cells are escaped (``|``, ``_``, ``*``, ``<`` ...), so any recipe or outcome name renders as
 itself inside a GitHub table; text is tabulate's ``simple``; csv comes from the csv module.
@@ -9,6 +10,10 @@ import csv
 import io
 import re
 from typing import Any, Sequence
+
+from recipebench.results import STATUS_OK
+from recipebench.rows import Row
+from recipebench.stats import Summary
 
 FORMATS = ("markdown", "text", "csv")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|$~&])")
@@ -36,3 +41,29 @@ def format_table(headers: Sequence[str], body: Sequence[Sequence[Any]], fmt: str
     if fmt == "text":
         return tabulate.tabulate(body, headers=headers, tablefmt="simple", disable_numparse=True)
     raise ValueError(f"table format {fmt!r}: choose one of {', '.join(FORMATS)}")
+
+
+def rate_text(s: Summary | None) -> str:
+    """``mean`` (n=1) or ``mean ± std (n=N)``."""
+    if s is None:
+        return "-"
+    if s.n == 1:
+        return f"{s.mean:.4f}"
+    return f"{s.mean:.4f} ± {s.std:.4f} (n={s.n})"
+
+
+def spread_text(s: Summary | None, digits: int = 1) -> str:
+    """``median`` (n=1) or ``median [min-max]``."""
+    if s is None:
+        return "-"
+    if s.n == 1:
+        return f"{s.median:.{digits}f}"
+    return f"{s.median:.{digits}f} [{s.min:.{digits}f}-{s.max:.{digits}f}]"
+
+
+def error_text(group: Sequence[Row]) -> str:
+    """error_rate over the group's successful runs, and how many failed."""
+    ok = [r for r in group if r.status == STATUS_OK]
+    failed = len(group) - len(ok)
+    err = rate_text(Summary.of(r.error_rate for r in ok)) if ok else "ERROR"
+    return err + (f" ({failed} failed)" if failed and ok else "")

@@ -6,7 +6,7 @@ names the URL, and the file lives in ``$TORCH_HOME/hub/checkpoints`` (default
 network at all; an absent one is downloaded when the host answers within seconds, and otherwise
 the error names the URL, the cache path and the offline alternatives.
 
-Which version: each :class:`~harness.spec.Arch` names its ``imagenet_weights`` (for resnet50
+Which version: each :class:`~recipebench.api.Arch` names its ``imagenet_weights`` (for resnet50
 torchvision's DEFAULT, ``IMAGENET1K_V2``, which is what ``vision_learner(dls, resnet50)`` loads in
 fastai 2.8 -- newer and better than the ``IMAGENET1K_V1`` weights the 2020 chapter was measured
 with). ``--weights imagenet:IMAGENET1K_V1`` picks a version explicitly; results say which one ran.
@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlparse
 
-from harness import fetch
-from harness.cache import sha256_file
-from harness.spec import Arch, WeightsFile
+from recipebench import fetch
+from recipebench.api import Arch, WeightsFile
+from recipebench.files import sha256_file
 
 IMAGENET = "imagenet"
 #: The weights the 2020 chapter's numbers were measured with (torchvision's only ones back then).

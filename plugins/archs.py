@@ -5,7 +5,7 @@ The resnets mirror ``fastai.vision.learner.model_meta``; mobilenet_v2 is not in 
 """
 from __future__ import annotations
 
-from harness import Arch, hookimpl
+from recipebench import Arch, hookimpl
 
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 

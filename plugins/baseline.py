@@ -1,5 +1,5 @@
 """The chapter's first model: ``learn.fine_tune(2)`` -- one frozen epoch, then two unfrozen."""
-from harness import Recipe, hookimpl
+from recipebench import Recipe, hookimpl
 
 
 def baseline(ctx):

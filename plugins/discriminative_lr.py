@@ -4,7 +4,7 @@
     learn.unfreeze()
     learn.fit_one_cycle(12, lr_max=slice(1e-6, 1e-4))
 """
-from harness import Recipe, hookimpl
+from recipebench import Recipe, hookimpl
 
 
 def discriminative_lr(ctx):

@@ -10,7 +10,7 @@ Both arms start from the same frozen start (``fit_one_cycle(3, 3e-3)``; ``unfree
 
 Each arm is an outcome of its own (3 + 12 and 3 + k epochs), with its error rate and time.
 """
-from harness import Recipe, hookimpl
+from recipebench import Recipe, hookimpl
 
 
 def early_stopping_contrast(ctx):

@@ -2,15 +2,20 @@
 
 Labels come from a regex on each file name (``--label-re '(.+)_\\d+\\.jpg$'``, one group: the label)
 or, without ``--label-re``, from each image's parent folder (``DIR/<class>/<image>``, fastai's
-``parent_label``). Every file is checked before training (:mod:`harness.checks`); the scales and
+``parent_label``). Every file is checked before training (:mod:`recipebench.checks`); the scales and
 the default ImageNet weights are the ``pets`` workload's.
 """
 from __future__ import annotations
 
-from harness import PreparedData, Workload, WorkloadRequest, hookimpl
-from harness.checks import checked_data
-from harness.weights import IMAGENET
-from plugins.pets import SCALES
+from recipebench import (
+    IMAGENET,
+    PreparedData,
+    Workload,
+    WorkloadRequest,
+    checked_data,
+    hookimpl,
+)
+from recipebench.plugins.pets import SCALES
 
 NAME = "folder"
 

@@ -8,7 +8,7 @@
 The chapter read ``lr_max=1e-5`` off the second finder's plot; here LR is that finder's suggestion
 (fastai's default, ``valley``; ``--recipe-option freeze_unfreeze.suggestion=minimum|steep|slide``).
 """
-from harness import Recipe, hookimpl
+from recipebench import Option, Recipe, hookimpl
 
 SUGGESTIONS = ("valley", "minimum", "steep", "slide")
 
@@ -29,4 +29,4 @@ def freeze_unfreeze(ctx):
 def recipebench_add_recipes(register):
     register(Recipe("freeze_unfreeze", freeze_unfreeze,
                     summary="fit_one_cycle(3, 3e-3); unfreeze; lr_find(); fit_one_cycle(6, lr_max=LR)",
-                    options={"suggestion": "valley"}, option_choices={"suggestion": SUGGESTIONS}))
+                    options={"suggestion": Option("valley", SUGGESTIONS, help="which lr_find suggestion to train with")}))

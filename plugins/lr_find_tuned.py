@@ -5,7 +5,7 @@ off the plot. Here LR comes from the finder: its ``minimum`` suggestion (fastai'
 the minimum divided by 10 -- the chapter's first advice) by default, or
 ``--recipe-option lr_find_tuned.suggestion=steep``. Both suggestions and the LR used are recorded.
 """
-from harness import Recipe, hookimpl
+from recipebench import Option, Recipe, hookimpl
 
 
 def lr_find_tuned(ctx):
@@ -20,4 +20,5 @@ def lr_find_tuned(ctx):
 @hookimpl
 def recipebench_add_recipes(register):
     register(Recipe("lr_find_tuned", lr_find_tuned, summary="lr_find(minimum, steep); fine_tune(2, base_lr=LR)",
-                    options={"suggestion": "minimum"}, option_choices={"suggestion": ("minimum", "steep")}))
+                    options={"suggestion": Option("minimum", ("minimum", "steep"),
+                                                  help="which lr_find suggestion is the base LR")}))

@@ -8,7 +8,7 @@ Where the images come from:
 * otherwise ``untar_data(URLs.PETS)`` downloads it -- if the host answers within seconds. Offline,
   the error comes at once and names the URL, the cache folder and ``--data-dir``.
 
-Every file is checked before training (:mod:`harness.checks`). The default weights are torchvision's
+Every file is checked before training (:mod:`recipebench.checks`). The default weights are torchvision's
 ImageNet ones (``--weights imagenet``), as ``vision_learner`` would load.
 """
 from __future__ import annotations
@@ -17,10 +17,18 @@ import os
 from pathlib import Path
 from types import MappingProxyType
 
-from harness import PreparedData, Scale, Workload, WorkloadRequest, fetch, hookimpl
-from harness.checks import checked_data
-from harness.data import PETS_LABEL_RE
-from harness.weights import IMAGENET
+from recipebench import (
+    IMAGENET,
+    PETS_LABEL_RE,
+    PreparedData,
+    Scale,
+    Workload,
+    WorkloadRequest,
+    checked_data,
+    hookimpl,
+    probe,
+    socket_timeout,
+)
 
 NAME = "pets"
 #: fastai's ``URLs.PETS`` (spelled out so that registering the plugin does not import fastai).
@@ -55,7 +63,7 @@ def pets_images(url: str = PETS_URL) -> Path:
     download.arch_path().mkdir(parents=True, exist_ok=True)  # as FastDownload.get does: urldest needs it
     extracted = download.data_path("data", urldest(url, download.arch_path()))
     if not extracted.exists():
-        unreachable = fetch.probe(url)
+        unreachable = probe(url)
         if unreachable:
             raise OSError(
                 f"the Pets images are not in fastai's cache ({extracted}) and {url} cannot be reached ({unreachable}). "
@@ -63,7 +71,7 @@ def pets_images(url: str = PETS_URL) -> Path:
                 f"extracted '{extracted.name}' folder into {extracted.parent} (FASTAI_HOME={home})")
         print(f"recipebench: downloading {url} into {extracted.parent} (untar_data)", flush=True)
         try:
-            with fetch.socket_timeout():
+            with socket_timeout():
                 extracted = untar_data(url, base=str(home))
         except Exception as exc:  # fastdownload raises bare Exceptions as well as OSErrors
             raise OSError(f"untar_data({url}) into {extracted.parent} failed: {type(exc).__name__}: {exc}; "

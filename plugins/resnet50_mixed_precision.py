@@ -8,7 +8,7 @@ The workload's deeper architecture (resnet50 at every scale of the built-in work
 silently train in float32 there). ``resnet50_fp32`` is the same recipe in float32, so the table shows
 what mixed precision bought (or cost) in time and memory.
 """
-from harness import Recipe, hookimpl
+from recipebench import Recipe, hookimpl
 
 
 def resnet50_fine_tune(ctx):

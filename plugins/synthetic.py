@@ -13,12 +13,25 @@ from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 
-from harness import PreparedData, Scale, Workload, WorkloadRequest, hookimpl
-from harness.cache import atomic_dir, cache_key
-from harness.data import PETS_LABEL_RE, fingerprint, image_files
-from harness.pretrain import PretrainSettings, pretrained_body
-from harness.spec import Arch
-from plugins.synthetic_images import GENERATOR_VERSION, ImageSpec, make_classes, write_images
+from recipebench import (
+    PETS_LABEL_RE,
+    Arch,
+    PreparedData,
+    PretrainSettings,
+    Scale,
+    Workload,
+    WorkloadRequest,
+    cached_dir,
+    folder_data,
+    hookimpl,
+    pretrained_body,
+)
+from recipebench.plugins.synthetic_images import (
+    GENERATOR_VERSION,
+    ImageSpec,
+    make_classes,
+    write_images,
+)
 
 NAME = "synthetic"
 WEIGHTS_LABEL = "synthetic-source"
@@ -68,12 +81,6 @@ def _generate(root: Path, size: SyntheticSize) -> None:
          "generator_version": GENERATOR_VERSION, "seed": DATA_SEED}, indent=1))
 
 
-def _prepared(folder: Path, description: str, **kw) -> PreparedData:
-    files = image_files(folder)
-    return PreparedData(images_dir=folder, label_re=PETS_LABEL_RE, fingerprint=fingerprint(folder, files),
-                        n_files=len(files), description=description, **kw)
-
-
 def _pretrain(arch: Arch, source: PreparedData, size: SyntheticSize, cache_dir: Path, device):
     return pretrained_body(arch, source, size.pretrain, cache_dir, device, label=WEIGHTS_LABEL,
                            extra_key={"generator_version": GENERATOR_VERSION})
@@ -83,14 +90,13 @@ def prepare(request: WorkloadRequest) -> PreparedData:
     if request.data_dir is not None:
         raise ValueError(f"workload {NAME!r} generates its own data; --data-dir is for the pets and folder workloads")
     size = SIZES[request.scale.name]
-    key = cache_key({"generator_version": GENERATOR_VERSION, "seed": DATA_SEED, "size": asdict(size)})
-    root = Path(request.cache_dir) / "synthetic" / f"{request.scale.name}-{key}"
-    if not (root / "classes.json").exists():
-        with atomic_dir(root) as tmp:
-            _generate(tmp, size)
-    source = _prepared(root / "source", f"{size.source_classes} generated source classes for pretraining")
-    return _prepared(
-        root / "images",
+    params = {"generator_version": GENERATOR_VERSION, "seed": DATA_SEED, "size": asdict(size)}
+    root = cached_dir(Path(request.cache_dir) / "synthetic", request.scale.name, params,
+                      lambda tmp: _generate(tmp, size))
+    source = folder_data(root / "source", PETS_LABEL_RE,
+                         f"{size.source_classes} generated source classes for pretraining")
+    return folder_data(
+        root / "images", PETS_LABEL_RE,
         f"{size.classes} generated classes x {size.per_class} images ({size.confusable_pairs} confusable pairs)",
         weight_sources={WEIGHTS_LABEL: partial(_pretrain, source=source, size=size, cache_dir=request.cache_dir,
                                                device=request.device)},

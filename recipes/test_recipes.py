@@ -2,7 +2,7 @@
 
     pytest recipes/ --benchmark-only [--scale smoke|quick|full] [--recipe NAME] [--seeds N] ...
 """
-from harness.pytest_plugin import extra_info
+from recipebench.pytest_plugin import extra_info
 
 
 def test_recipe(benchmark, bench_session, recipe_run):

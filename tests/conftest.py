@@ -21,7 +21,7 @@ def cache_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def registry():
-    from harness.plugins import load_registry
+    from recipebench.registry import load_registry
 
     return load_registry()
 
@@ -29,8 +29,8 @@ def registry():
 @pytest.fixture(scope="session")
 def smoke_session(cache_dir, tmp_path_factory):
     """A BenchSession on the synthetic workload at smoke scale, CPU, its data and weights ready."""
-    from harness.options import Options
-    from harness.session import BenchSession
+    from recipebench.options import Options
+    from recipebench.session import BenchSession
 
     session = BenchSession(Options(scale="smoke", device="cpu", cache_dir=cache_dir,
                                    results_dir=tmp_path_factory.mktemp("results")))

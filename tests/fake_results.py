@@ -1,7 +1,7 @@
 """Made-up results for tests about arithmetic: schema-valid RunResults with chosen figures, no training."""
 from __future__ import annotations
 
-from harness.results import SCHEMA_VERSION, Config, Outcome, RunResult, WeightsInfo
+from recipebench.results import SCHEMA_VERSION, Config, Outcome, RunResult, WeightsInfo
 
 
 def make_result(recipe: str = "baseline", seed: int = 0, error_rate: float | None = 0.1, wall_s: float = 20.0,

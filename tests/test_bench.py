@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.results import validate
-from harness.store import load_results
+from recipebench.results import validate
+from recipebench.store import load_results
 from tests.conftest import REPO, subprocess_env
 
 
@@ -109,3 +109,16 @@ def test_cases_carry_markers_for_selection(cache_dir):
     assert "resnet50_mixed_precision" not in proc.stdout
     deep = bench(["--collect-only", "-q", "--scale", "smoke", "-m", "deep"], cache_dir).stdout
     assert "resnet50_mixed_precision-seed0" in deep and "resnet50_fp32-seed0" in deep and "baseline" not in deep
+
+
+def test_the_readme_plugin_example_runs_as_written(cache_dir, tmp_path, smoke_session):
+    """The README's recipe plugin, copied into a file, runs with --plugins-dir as the README says."""
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("```python\n# my_recipes.py\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "my_recipes.py").write_text(block)
+    proc = bench(["--benchmark-only", "--scale", "smoke", "--plugins-dir", str(tmp_path), "--recipe", "long_head",
+                  "--results-dir", str(tmp_path / "results")], cache_dir)
+    (result,) = load_results([tmp_path / "results"])
+    assert result.recipe == "long_head" and result.ok and result.recipe_plugin == str(tmp_path / "my_recipes.py")
+    assert [c.method for c in result.calls] == ["fit_one_cycle", "unfreeze", "fit_one_cycle"]
+    assert "long_head " in proc.stdout

@@ -6,12 +6,12 @@ import warnings
 import pytest
 from PIL import Image
 
-from harness import checks
-from harness.checks import DataError, DataWarning, checked_data
-from harness.data import PETS_LABEL_RE, image_files
-from harness.spec import WorkloadRequest
-from plugins import folder as folder_workload
-from plugins import pets
+from recipebench import checks
+from recipebench.api import WorkloadRequest
+from recipebench.checks import DataError, DataWarning, checked_data
+from recipebench.data import PETS_LABEL_RE, image_files
+from recipebench.plugins import folder as folder_workload
+from recipebench.plugins import pets
 from tests.images import ODD, UNREADABLE, add_bad_files, pets_tree, picture, snapshot
 
 

@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from harness import compare, matrix, noise, report
-from harness.compare import NOISE, CompareError, Settings, Side, Threshold
-from harness.stats import holm, welch
-from harness.tables import escape_markdown, format_table
+from recipebench import compare, matrix, noise, report
+from recipebench.compare import NOISE, CompareError, Settings, Side, Threshold
+from recipebench.stats import holm, welch
+from recipebench.tables import escape_markdown, format_table
 from tests.fake_results import make_result
 
 WALL_JITTER = (1.0, 0.97, 1.04, 0.99, 1.02)  # a few % from run to run

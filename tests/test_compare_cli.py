@@ -10,9 +10,9 @@ from typing import Callable
 
 import pytest
 
-from harness import cli, store
-from harness.pytest_plugin import extra_info
-from harness.results import RunResult
+from recipebench import cli, store
+from recipebench.pytest_plugin import extra_info
+from recipebench.results import RunResult
 from tests.conftest import REPO
 
 
@@ -134,7 +134,7 @@ def test_incomparable_sets_are_refused_unless_forced(smoke_results, tmp_path, ca
 
 def test_the_console_command_exits_with_the_verdict(smoke_results, tmp_path):
     new = slower(smoke_results, tmp_path / "new", tripled)
-    command = [sys.executable, "-m", "harness", "compare", str(smoke_results), str(new), "--fail-on", "wall:+10%"]
+    command = [sys.executable, "-m", "recipebench", "compare", str(smoke_results), str(new), "--fail-on", "wall:+10%"]
     proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 1 and "baseline: wall +200%" in proc.stderr and "Traceback" not in proc.stderr
     bad = subprocess.run(command[:-1] + ["wall:ten"], capture_output=True, text=True, cwd=REPO, timeout=120)

@@ -10,10 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.context import RecipeContext
-from harness.measure import RunLog
-from harness.results import EpochRecord
-from plugins import synthetic
+from recipebench.context import RunContext
+from recipebench.measure import RunLog
+from recipebench.plugins import synthetic
+from recipebench.results import EpochRecord
 
 FULL = synthetic.SCALES["full"]
 SUGGESTED = {"minimum": 1.0e-2, "steep": 5.25e-3, "valley": 1.2e-5, "slide": 4e-4}  # what the spy's lr_find says
@@ -63,7 +63,7 @@ def spy_run(registry, recipe_name: str, **options):
     recipe = registry.recipe(recipe_name)
     log = RunLog("cpu")
     learn = SpyLearner(log)
-    ctx = RecipeContext(learn, FULL, {**recipe.options, **options}, log, new_learner=lambda: learn)
+    ctx = RunContext(learn, FULL, {**recipe.defaults, **options}, log, new_learner=lambda: learn)
     recipe.train(ctx)
     return [(name, args, _plain(kwargs)) for name, args, kwargs in learn.calls]
 
@@ -123,7 +123,7 @@ def test_resnet50(registry, name, precision):
 def test_mixed_precision_is_to_fp16_on_cuda_and_bf16_autocast_on_cpu():
     import torch
 
-    from harness import precision
+    from recipebench import precision
 
     cuda, cpu = SpyLearner(RunLog("cpu")), SpyLearner(RunLog("cpu"))
     precision.apply(cuda, "mixed", torch.device("cuda"))

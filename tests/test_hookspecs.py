@@ -3,7 +3,8 @@ import inspect
 
 import pluggy
 
-from harness import hookspecs
+from recipebench import hookspecs
+from recipebench.api import HOOK_NAMESPACE
 
 
 def _specs():
@@ -27,7 +28,7 @@ def test_every_hook_is_documented_and_typed():
 
 
 def test_every_hook_is_a_spec_of_the_recipebench_project():
-    pm = pluggy.PluginManager(hookspecs.NAME)
+    pm = pluggy.PluginManager(HOOK_NAMESPACE)
     pm.add_hookspecs(hookspecs)
     for spec in _specs():
         assert getattr(pm.hook, spec.__name__).spec is not None

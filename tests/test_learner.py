@@ -4,7 +4,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.learner import WeightsError, body_state_dict, load_body_weights, read_state_dict
+from recipebench.learner import (
+    WeightsError,
+    body_state_dict,
+    load_body_weights,
+    read_state_dict,
+)
 
 
 def test_body_weights_load_and_the_head_is_ignored(registry):

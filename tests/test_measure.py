@@ -6,17 +6,17 @@ import dataclasses
 import numpy as np
 import pytest
 
-from harness import Recipe
-from harness.measure import PeakMemory, jsonable
-from harness.precision import observed_label
-from harness.results import validate
-from harness.runner import prepare
+from recipebench import Recipe
+from recipebench.measure import PeakMemory, jsonable
+from recipebench.precision import observed_label
+from recipebench.results import validate
+from recipebench.runner import prepare
 
 
 def run(session, train, name="probe", precision="fp32", arch_role="default", options=None):
     recipe = Recipe(name, train, summary="test", precision=precision, arch_role=arch_role, options=options or {})
     plan = dataclasses.replace(session.plan("baseline", 0), recipe=recipe, recipe_plugin="tests",
-                               recipe_options=dict(recipe.options))
+                               recipe_options=dict(recipe.defaults))
     result = prepare(plan).execute()
     validate(result.to_dict())
     return result

@@ -1,7 +1,14 @@
 """Option parsing: values users type, and the errors they get."""
 import pytest
 
-from harness.options import Options, UsageError, coerce_option, from_values, parse_recipe_options, parse_seeds
+from recipebench.options import (
+    Options,
+    UsageError,
+    coerce_option,
+    from_values,
+    parse_recipe_options,
+    parse_seeds,
+)
 
 
 def test_seeds():

@@ -9,14 +9,14 @@ import time
 import pytest
 import torch
 
-from harness import fetch
-from harness.data import PETS_LABEL_RE
-from harness.options import Options
-from harness.results import validate
-from harness.session import BenchSession, WorkloadError
-from harness.spec import WorkloadRequest
-from harness.weights import cache_path, imagenet_weights
-from plugins import pets
+from recipebench import fetch
+from recipebench.api import WorkloadRequest
+from recipebench.data import PETS_LABEL_RE
+from recipebench.options import Options
+from recipebench.plugins import pets
+from recipebench.results import validate
+from recipebench.session import BenchSession, WorkloadError
+from recipebench.weights import cache_path, imagenet_weights
 from tests.conftest import REPO, subprocess_env
 from tests.images import ODD, UNREADABLE, add_bad_files, pets_tree
 
@@ -36,7 +36,9 @@ def offline(monkeypatch):
 @pytest.fixture
 def no_network_needed(monkeypatch):
     """Fail the test if anything so much as probes the network."""
-    monkeypatch.setattr(fetch, "probe", lambda url, *a: pytest.fail(f"probed {url}"))
+    probed = lambda url, *a: pytest.fail(f"probed {url}")  # noqa: E731
+    monkeypatch.setattr(fetch, "probe", probed)
+    monkeypatch.setattr(pets, "probe", probed)
 
 
 @pytest.fixture

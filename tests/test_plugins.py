@@ -8,14 +8,19 @@ import textwrap
 import pluggy
 import pytest
 
-from harness import Recipe, hookimpl
-from harness.plugins import (
-    BUILTIN_PLUGINS, DuplicateNameError, PluginError, UnknownNameError, build_registry, get_plugin_manager,
+from recipebench import Recipe, hookimpl
+from recipebench.registry import (
+    BUILTIN_PLUGINS,
+    DuplicateNameError,
+    PluginError,
+    UnknownNameError,
+    build_registry,
+    get_plugin_manager,
     load_registry,
 )
 
 PLUGIN_SOURCE = '''
-from harness import Recipe, hookimpl
+from recipebench import Recipe, hookimpl
 
 def {name}(ctx):
     ctx.learn.fit_one_cycle(ctx.epochs(1), 1e-3)
@@ -27,7 +32,7 @@ def recipebench_add_recipes(register):
 
 
 def test_builtins_are_registered_like_any_plugin(registry):
-    assert registry.recipes["baseline"].plugin == "plugins.baseline"
+    assert registry.recipes["baseline"].plugin == "recipebench.plugins.baseline"
     assert registry.recipes["baseline"].origin == "built-in"
     assert "synthetic" in registry.workloads
     assert {"resnet18", "resnet34", "resnet50", "mobilenet_v2"} <= set(registry.archs)
@@ -56,7 +61,7 @@ def test_same_recipe_name_twice_names_both_plugins():
             build_registry(pm)
     finally:
         pm.unregister(name="twin-plugin")
-    assert "'plugins.baseline'" in str(info.value) and "'twin-plugin'" in str(info.value)
+    assert "'recipebench.plugins.baseline'" in str(info.value) and "'twin-plugin'" in str(info.value)
 
 
 def test_a_plugin_registering_the_wrong_thing_is_named():
@@ -134,12 +139,12 @@ def test_recipe_from_an_installed_distribution_is_found_through_its_entry_point(
 def test_recipebench_list_shows_outside_plugins(installed_dist, tmp_path):
     env = {"PYTHONPATH": str(installed_dist), "PATH": ""}
     (tmp_path / "local_one.py").write_text(PLUGIN_SOURCE.format(name="local_one"))
-    out = subprocess.run([sys.executable, "-m", "harness", "list", "--plugins-dir", str(tmp_path)],
+    out = subprocess.run([sys.executable, "-m", "recipebench", "list", "--plugins-dir", str(tmp_path)],
                          capture_output=True, text=True, env=env, check=True).stdout
     assert "outside_recipe" in out and "entry point of rb-outside 1.0" in out
     assert "local_one" in out and str(tmp_path / "local_one.py") in out
-    assert "baseline" in out and "plugins.baseline [built-in]" in out
-    assert "synthetic" in out and "plugins.synthetic [built-in]" in out
+    assert "baseline" in out and "recipebench.plugins.baseline [built-in]" in out
+    assert "synthetic" in out and "recipebench.plugins.synthetic [built-in]" in out
 
 
 def test_a_broken_entry_point_is_named(tmp_path, monkeypatch):

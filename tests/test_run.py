@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from harness import store
-from harness.results import RunResult, validate
+from recipebench import store
+from recipebench.results import RunResult, validate
 
 
 def test_result_follows_the_schema_and_round_trips(baseline_result):
@@ -88,8 +88,8 @@ def test_loading_names_the_bad_file(tmp_path):
 
 
 def test_the_table_summarises_seeds_and_shows_outcomes(baseline_result):
-    from harness import render
-    from harness.results import Outcome
+    from recipebench import render
+    from recipebench.results import Outcome
 
     other = dataclasses.replace(baseline_result, seed=1, error_rate=0.5, wall_s=baseline_result.wall_s * 2)
     arm = Outcome("arm", 0.25, 0.25, 1, 1.0, 10.0, baseline_result.epochs[:1])
@@ -106,8 +106,8 @@ def test_the_table_summarises_seeds_and_shows_outcomes(baseline_result):
 
 def test_the_markdown_report_keeps_its_context_lines_apart():
     """summary.md: each context and most-confused line is a list item (plain lines would run together)."""
-    from harness import render
-    from harness.results import ConfusedPair, WeightsInfo
+    from recipebench import render
+    from recipebench.results import ConfusedPair, WeightsInfo
     from tests.fake_results import make_result
 
     deep = make_result("deep", weights=WeightsInfo("synthetic-source", "resnet50", None, None),

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from harness.data import PETS_LABEL_RE
-from harness.spec import WorkloadRequest
-from plugins import synthetic
-from plugins.synthetic_images import ImageSpec, make_classes, render
+from recipebench.api import WorkloadRequest
+from recipebench.data import PETS_LABEL_RE
+from recipebench.plugins import synthetic
+from recipebench.plugins.synthetic_images import ImageSpec, make_classes, render
 
 
 def test_target_and_source_classes_are_disjoint_and_pairs_are_confusable():

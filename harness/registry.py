@@ -2,7 +2,7 @@
 
 Three sources of plugins, all registered the same way (``PluginManager.register``):
 
-1. the built-ins listed in :data:`BUILTIN_PLUGINS` (modules under ``plugins/``),
+1. the built-ins listed in :data:`BUILTIN_PLUGINS` (modules of ``recipebench.plugins``),
 2. modules named by entry points in the group ``recipebench`` of any installed distribution::
 
        [project.entry-points.recipebench]
@@ -23,22 +23,21 @@ from typing import Generic, Mapping, TypeVar
 
 import pluggy
 
-from harness import hookspecs
-from harness.hookspecs import NAME
-from harness.spec import Arch, Recipe, Workload
+from recipebench import hookspecs
+from recipebench.api import HOOK_NAMESPACE, Arch, Recipe, Workload
 
 #: Built-in plugins, registered exactly as outside plugins are.
 BUILTIN_PLUGINS = (
-    "plugins.archs",
-    "plugins.synthetic",
-    "plugins.pets",
-    "plugins.folder",
-    "plugins.baseline",
-    "plugins.lr_find_tuned",
-    "plugins.freeze_unfreeze",
-    "plugins.discriminative_lr",
-    "plugins.resnet50_mixed_precision",
-    "plugins.early_stopping_contrast",
+    "recipebench.plugins.archs",
+    "recipebench.plugins.synthetic",
+    "recipebench.plugins.pets",
+    "recipebench.plugins.folder",
+    "recipebench.plugins.baseline",
+    "recipebench.plugins.lr_find_tuned",
+    "recipebench.plugins.freeze_unfreeze",
+    "recipebench.plugins.discriminative_lr",
+    "recipebench.plugins.resnet50_mixed_precision",
+    "recipebench.plugins.early_stopping_contrast",
 )
 
 T = TypeVar("T", Recipe, Workload, Arch)
@@ -68,8 +67,8 @@ class Registered(Generic[T]):
     origin: str  # where it came from: "built-in", "entry point (dist 1.0)", or a file path
 
 
-class Register(Generic[T]):
-    """The ``register`` callable handed to a hook, bound to one plugin and one kind of item."""
+class BoundRegister(Generic[T]):
+    """The :class:`recipebench.api.Register` handed to a hook, bound to one plugin and one kind of item."""
 
     def __init__(self, kind: str, plugin: str, origin: str, into: dict[str, Registered[T]]) -> None:
         self._kind, self._plugin, self._origin, self._into = kind, plugin, origin, into
@@ -118,7 +117,7 @@ def _lookup(table: Mapping[str, Registered[T]], kind: str, name: str) -> T:
 
 def get_plugin_manager(plugins_dir: Path | None = None) -> pluggy.PluginManager:
     """A plugin manager with the hook specs, the built-ins, entry-point plugins and ``plugins_dir``."""
-    pm = pluggy.PluginManager(NAME)
+    pm = pluggy.PluginManager(HOOK_NAMESPACE)
     pm.add_hookspecs(hookspecs)
     for module_name in BUILTIN_PLUGINS:
         pm.register(importlib.import_module(module_name), name=module_name)
@@ -129,7 +128,7 @@ def get_plugin_manager(plugins_dir: Path | None = None) -> pluggy.PluginManager:
 
 
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
-    for ep in importlib.metadata.entry_points(group=NAME):
+    for ep in importlib.metadata.entry_points(group=HOOK_NAMESPACE):
         if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
             continue
         dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown distribution"
@@ -179,7 +178,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
             others = [p for _, p in plugins if p is not plugin]
             caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
             try:
-                caller(register=Register(kind, name, _origin(name, plugin), tables[kind]))
+                caller(register=BoundRegister(kind, name, _origin(name, plugin), tables[kind]))
             except PluginError:
                 raise
             except Exception as exc:

@@ -1,24 +1,37 @@
-"""What plugins register, and the settings every run shares.
+"""The plugin API: every type a recipebench plugin touches, in one module.
 
-A plugin fills three registries through the hooks in :mod:`harness.hookspecs`:
+A plugin fills three registries through the hooks in :mod:`recipebench.hookspecs`, each hook handing
+it a :class:`Register` callable:
 
-* :class:`Recipe`   -- a training recipe: a function that makes fastai calls on a Learner.
-* :class:`Workload` -- a dataset in the Pets layout plus the scales it can be run at.
+* :class:`Recipe`   -- a training recipe: a function that receives a :class:`RecipeContext` and makes
+  fastai calls on ``ctx.learn``; its options are :class:`Option` values.
+* :class:`Workload` -- a dataset in the Pets layout plus the :class:`Scale` settings it can be run at;
+  its ``prepare`` gets a :class:`WorkloadRequest` and returns :class:`PreparedData`.
 * :class:`Arch`     -- a torchvision architecture with fastai's cut, split and normalisation stats.
 
-All of them are frozen dataclasses: once registered they never change.
+All of them are frozen dataclasses: once registered they never change. ``recipebench`` re-exports
+them, with the marker :data:`hookimpl` and the helpers a workload plugin may use
+(:func:`recipebench.checks.checked_data`, :func:`recipebench.pretrain.pretrained_body`, ...).
+This module imports nothing of the harness, so any module may import it.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Protocol, TypeVar, Union, runtime_checkable
+
+import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch.nn as nn
+    from fastai.learner import Learner
 
-    from harness.context import RecipeContext
+#: One name for the hook markers, the plugin manager and the entry-point group.
+HOOK_NAMESPACE = "recipebench"
+#: Marks a plugin's hook implementations: ``@hookimpl def recipebench_add_recipes(register): ...``.
+hookimpl = pluggy.HookimplMarker(HOOK_NAMESPACE)
 
 #: What a recipe asks for. The harness turns "mixed" into fp16 autocast on CUDA and bf16 on CPU.
 Precision = Literal["fp32", "mixed"]
@@ -58,6 +71,27 @@ class Scale:
             raise ValueError(f"scale {self.name!r}: presize {self.presize} is smaller than image_size {self.image_size}")
 
 
+OptionValue = Union[str, int, float, bool]
+
+
+@dataclass(frozen=True)
+class Option:
+    """A recipe option a user may set with ``--recipe-option RECIPE.KEY=VALUE``.
+
+    The value given on the command line is converted to the type of ``default``; with ``choices``
+    anything else is a usage error naming them.
+    """
+
+    default: OptionValue
+    choices: tuple[OptionValue, ...] = ()  # empty: any value of the default's type
+    help: str = ""  # one line, shown by `recipebench list`
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "choices", tuple(self.choices))
+        if self.choices and self.default not in self.choices:
+            raise ValueError(f"option default {self.default!r} is not one of its choices {self.choices}")
+
+
 @dataclass(frozen=True)
 class Recipe:
     """A training recipe. ``train(ctx)`` makes fastai training calls on ``ctx.learn``; it never times,
@@ -68,10 +102,9 @@ class Recipe:
     summary: str  # one line, shown by `recipebench list`
     arch_role: ArchRole = "default"
     precision: Precision = "fp32"
-    #: Defaults for options a user may override with --recipe-option NAME.KEY=VALUE.
-    options: Mapping[str, str | int | float] = field(default_factory=dict)
-    #: Allowed values for options that take one of a few (anything else is a usage error).
-    option_choices: Mapping[str, tuple] = field(default_factory=dict)
+    #: Options a user may override with --recipe-option NAME.KEY=VALUE: an :class:`Option`, or a plain
+    #: default value (any value of its type).
+    options: Mapping[str, Option | OptionValue] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -80,12 +113,20 @@ class Recipe:
             raise ValueError(f"recipe {self.name!r}: arch_role must be 'default' or 'deep', got {self.arch_role!r}")
         if self.precision not in ("fp32", "mixed"):
             raise ValueError(f"recipe {self.name!r}: precision must be 'fp32' or 'mixed', got {self.precision!r}")
-        for key, choices in dict(self.option_choices).items():
-            if key not in self.options or self.options[key] not in choices:
-                raise ValueError(f"recipe {self.name!r}: option {key!r} has choices {choices} but its default is "
-                                 f"{dict(self.options).get(key)!r}")
-        _frozen_mapping(self, "options")
-        _frozen_mapping(self, "option_choices")
+        options = {}
+        for key, value in dict(self.options).items():
+            if not isinstance(value, Option):
+                try:
+                    value = Option(value)
+                except ValueError as exc:  # pragma: no cover - Option(value) alone cannot fail
+                    raise ValueError(f"recipe {self.name!r}: option {key!r}: {exc}") from None
+            options[key] = value
+        object.__setattr__(self, "options", MappingProxyType(options))
+
+    @property
+    def defaults(self) -> Mapping[str, OptionValue]:
+        """Each option's default value."""
+        return MappingProxyType({k: o.default for k, o in self.options.items()})
 
 
 @dataclass(frozen=True)
@@ -160,3 +201,61 @@ class Arch:
     stats: tuple[tuple[float, float, float], tuple[float, float, float]]  # mean, std
     #: torchvision weights enum member name used for --weights imagenet (e.g. "IMAGENET1K_V1")
     imagenet_weights: str | None = None
+
+
+class Span(Protocol):
+    """A measured stretch of a recipe, as :meth:`RecipeContext.outcome` and ``stage`` yield it."""
+
+    name: str
+
+    @property
+    def wall_s(self) -> float:
+        """Its wall time so far, including the span it continues (``after``)."""
+
+    @property
+    def best_own_epoch(self) -> int:
+        """How many of its own epochs had run when it reached its lowest error_rate (the earliest
+        among equals): the ``k`` to retrain for. Valid once the span has closed."""
+
+
+@runtime_checkable
+class RecipeContext(Protocol):
+    """What ``Recipe.train(ctx)`` receives. Type a recipe as ``def my_recipe(ctx: RecipeContext)``.
+
+    Attributes:
+        learn:   the Learner to train: the workload's data and split, the arch with its pretrained
+                 body (frozen), ``error_rate`` as metric, the precision the recipe asked for.
+        scale:   the session's :class:`Scale`.
+        options: the recipe's option values (defaults overridden by ``--recipe-option``).
+    """
+
+    learn: Learner
+    scale: Scale
+    options: Mapping[str, OptionValue]
+
+    def epochs(self, n: int) -> int:
+        """The chapter's epoch count ``n`` at this scale: unchanged at quick and full, capped at smoke."""
+
+    def new_learner(self) -> Learner:
+        """A fresh Learner under the same conditions, for recipes that retrain; it becomes ``ctx.learn``."""
+
+    def outcome(self, name: str, after: Span | None = None) -> contextlib.AbstractContextManager[Span]:
+        """Measure the enclosed training as a named sub-result (a row of its own), re-validated at exit;
+        ``after``: a span whose epochs and time it continues."""
+
+    def stage(self, name: str, after: Span | None = None) -> contextlib.AbstractContextManager[Span]:
+        """Like :meth:`outcome`, but not a row of its own: a shared start that outcomes continue."""
+
+
+#: What a plugin registers: one of these three.
+Registrable = TypeVar("Registrable", Recipe, Workload, Arch)
+
+
+class Register(Protocol[Registrable]):
+    """The ``register`` callable a hook receives: ``register(Recipe(...))`` (or a Workload, an Arch).
+
+    It is bound to the calling plugin, so a name registered twice is an error naming both plugins.
+    Returns the item it registered.
+    """
+
+    def __call__(self, item: Registrable) -> Registrable: ...
