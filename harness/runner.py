@@ -59,11 +59,19 @@ class RunPlan:
 
 
 def prepare(plan: RunPlan) -> PreparedRun:
-    """Seed, build the DataLoaders and the Learner (not timed)."""
+    """Seed, build the DataLoaders, seed again, build the Learner (not timed).
+
+    The seed protocol: ``set_seed(seed, reproducible=True)`` before the DataLoaders (their shuffling
+    generator is drawn from it), then ``set_seed(seed)`` again, because building the DataLoaders runs
+    ``RandomSplitter(seed=42)``, which calls ``torch.manual_seed(42)``: without the second call every
+    seed would start the head from the same weights and draw the same augmentations. The split stays
+    the same for every seed.
+    """
     from fastai.torch_core import set_seed
 
     set_seed(plan.seed, reproducible=True)  # before the DataLoaders, as fastai requires
     dls = data_mod.dataloaders(plan.data, plan.scale, plan.device)
+    set_seed(plan.seed, reproducible=True)  # the splitter re-seeded torch with 42: the run's seed again
     return PreparedRun(plan, dls)
 
 
@@ -100,10 +108,15 @@ class PreparedRun:
             return self._result(ctx, status, error, watch.elapsed_s - self.log.overhead_s, memory, final_error,
                                 confused)
         finally:
-            # Free the run's memory now: whoever holds this object (a pytest fixture, say) must not
-            # make the next recipe's peak memory include this one's Learner and data.
-            self.learn = self.dls = ctx.learn = None
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            ctx.learn = None
+            self.close()
+
+    def close(self) -> None:
+        """Free the run's Learner, data and working folder (done by :meth:`execute`; call it for a run
+        prepared but never executed). Whoever holds this object (a pytest fixture, say) must not make
+        the next recipe's peak memory include this one's Learner and data."""
+        self.learn = self.dls = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _result(self, ctx: RunContext, status: str, error: str | None, wall_s: float, memory: PeakMemory,
                 final_error: float | None, confused) -> RunResult:

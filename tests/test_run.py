@@ -5,6 +5,7 @@ import dataclasses
 import json
 
 import pytest
+import torch
 
 from recipebench import store
 from recipebench.results import RunResult, validate
@@ -62,6 +63,26 @@ def test_same_seed_same_numbers(smoke_session, baseline_result):
     again = smoke_session.prepare("baseline", 0).execute()
     assert [e.error_rate for e in again.epochs] == [e.error_rate for e in baseline_result.epochs]
     assert [e.train_loss for e in again.epochs] == pytest.approx([e.train_loss for e in baseline_result.epochs])
+
+
+def _head_and_split(session, seed):
+    run = session.prepare("baseline", seed)
+    try:
+        head = run.learn.model[1][-1].weight.detach().clone()
+        return head, [p.name for p in run.dls.valid_ds.items]
+    finally:
+        run.close()
+
+
+def test_a_seed_varies_the_head_but_never_the_split(smoke_session):
+    """The seed protocol: set_seed, DataLoaders (RandomSplitter(seed=42) re-seeds torch), set_seed again,
+    Learner. Without the second set_seed every seed started the head from the same weights."""
+    head0, split0 = _head_and_split(smoke_session, 0)
+    head0_again, split0_again = _head_and_split(smoke_session, 0)
+    head1, split1 = _head_and_split(smoke_session, 1)
+    assert torch.equal(head0, head0_again)
+    assert not torch.equal(head0, head1)
+    assert split0 == split0_again == split1
 
 
 def test_writing_never_overwrites(baseline_result, tmp_path):
