@@ -4,12 +4,15 @@
   losses and error_rate (from the Recorder), phase (frozen / unfrozen), wall time and throughput.
 * :class:`DtypeProbe`   -- the dtype of the model's raw output in each fit, so the precision a result
   states is the one that really ran.
+* :class:`DivergenceGuard` -- stops a run whose training loss is not finite or explodes
+  (:data:`DIVERGENCE_FACTOR`), raising :class:`TrainingDiverged`.
 * :class:`BF16Autocast` -- bfloat16 autocast on the CPU, where fastai's ``to_fp16()`` cannot go.
 
 This module imports fastai; the harness imports it only when it builds a Learner.
 """
 from __future__ import annotations
 
+import math
 import time
 
 import torch
@@ -19,7 +22,11 @@ from fastai.learner import Recorder
 from fastai.torch_core import find_bs, to_float
 
 from recipebench.measure import RunLog, num, synchronize
-from recipebench.results import EpochRecord
+from recipebench.results import Divergence, EpochRecord
+
+#: "Exploding": a training batch loss above this many times the cross-entropy of guessing uniformly
+#: among the classes (ln C: 1.8 for 6 classes, 3.6 for 37). No run that is still learning gets there.
+DIVERGENCE_FACTOR = 100.0
 
 
 def phase(learn) -> str:
@@ -106,6 +113,60 @@ class DtypeProbe(Callback):
             self.seen = True
 
 
+class TrainingDiverged(Exception):
+    """Raised out of the recipe when its training diverged; the run is recorded as "diverged"."""
+
+    def __init__(self, divergence: Divergence) -> None:
+        super().__init__(f"training diverged at epoch {divergence.epoch}, batch {divergence.batch}: "
+                         f"{divergence.reason}")
+        self.divergence = divergence
+
+
+def explosion_limit(n_classes: int) -> float:
+    """The training loss above which a run counts as exploded: :data:`DIVERGENCE_FACTOR` x ln(classes)."""
+    return DIVERGENCE_FACTOR * math.log(max(n_classes, 2))
+
+
+class DivergenceGuard(Callback):
+    """Stop the run, before the optimiser steps, at the first training batch whose loss is not finite
+    or above :func:`explosion_limit`; or after an epoch whose validation loss is not finite.
+    lr_find's mock training (which explodes on purpose) is left alone."""
+
+    order = 90  # after every other callback's after_loss (autocast exited) and after the Recorder
+
+    def __init__(self, log: RunLog) -> None:
+        self.log = log
+
+    def before_fit(self):
+        self.skip = in_lr_find(self.learn)
+
+    def after_loss(self):
+        if self.skip or not self.training:
+            return
+        loss = float(self.loss.detach().float().mean())
+        limit = explosion_limit(self.dls.c)
+        if not math.isfinite(loss):
+            reason = f"training loss {loss}"
+        elif loss > limit:
+            reason = (f"training loss {loss:.3g} > {DIVERGENCE_FACTOR:g} x ln({self.dls.c} classes) = {limit:.3g}")
+        else:
+            return
+        self._stop(Divergence(epoch=len(self.log.epochs) + 1, batch=self.iter + 1,
+                              loss=loss if math.isfinite(loss) else None, reason=reason))
+
+    def after_epoch(self):
+        if self.skip or not self.recorder.values:
+            return
+        values = dict(zip(self.recorder.metric_names[1:], self.recorder.values[-1]))
+        valid_loss = values.get("valid_loss")
+        if valid_loss is not None and not math.isfinite(float(valid_loss)):
+            self._stop(Divergence(epoch=len(self.log.epochs), batch=max(1, self.n_iter),
+                                  loss=None, reason=f"validation loss {float(valid_loss)}"))
+
+    def _stop(self, divergence: Divergence) -> None:
+        raise TrainingDiverged(divergence)
+
+
 class BF16Autocast(Callback):
     """bfloat16 autocast on the CPU for the forward pass and loss; the output is cast back to float32
     before the loss, as fastai's MixedPrecision does (no gradient scaler: bf16 has float32's range)."""
@@ -133,4 +194,4 @@ class BF16Autocast(Callback):
 
 def harness_callbacks(log: RunLog) -> list[Callback]:
     """The callbacks that fill ``log`` during every fit of a run."""
-    return [EpochMeter(log), DtypeProbe(log)]
+    return [EpochMeter(log), DtypeProbe(log), DivergenceGuard(log)]

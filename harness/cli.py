@@ -49,7 +49,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_table(args: argparse.Namespace) -> int:
     results = load_results(args.results)
+    notes = compare.check_no_repeats(" ".join(map(str, args.results)), results, args.force)
     print(render.session_report(results, fmt=args.format))
+    for note in notes:
+        print(note, file=sys.stderr)
     return 0
 
 
@@ -71,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("table", help="the summary table of saved results (files or folders)")
     p.add_argument("results", nargs="+", type=Path)
     p.add_argument("--format", choices=FORMATS, default="text")
+    p.add_argument("--force", action="store_true",
+                   help="pool results even when a recipe x seed appears more than once (several sessions)")
     p.set_defaults(func=_cmd_table)
 
     p = sub.add_parser("plot", help="plot error_rate per epoch and lr_find curves of saved results")
@@ -114,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch, fastai, torchvision, python, device, device_name, arch, host... or a dotted path "
                         "such as versions.torch")
     p.add_argument("--format", choices=FORMATS, default="markdown")
-    p.add_argument("--force", action="store_true", help="put mixed workloads, scales or devices side by side")
+    p.add_argument("--force", action="store_true", help="put mixed workloads, scales or devices side by side, or pool a recipe x seed that appears twice")
     p.set_defaults(func=_cmd_matrix)
     return parser
 

@@ -10,7 +10,8 @@ against base:
 Significance: a two-sided t-test across seeds, on log values for the ratio metrics: Welch's
 (:func:`recipebench.stats.welch`) when the sides ran different seeds, the paired test over seeds
 (:func:`recipebench.stats.paired`) when both ran the same seeds once each (a seed fixes the initial
-weights and the data order, so differences between seeds drop out). The p-values are
+weights, the data order and the augmentation, so differences between seeds drop out). When the
+sides share only some seeds, a row compares the shared seeds alone and says which it left out. The p-values are
 Holm-adjusted over the table's rows, one family per metric, so that an A/A table (same code, other
 seeds) shows a false "worse" or "better" in a column with chance <= alpha. Timings and a process's
 peak memory also drift from session to session with the machine's state, which the seeds of one
@@ -197,6 +198,10 @@ class RowComparison:
     failed_base: int
     failed_new: int
     deltas: tuple[Delta, ...]  # metrics with values on both sides
+    #: When the sides share only some seeds, the row compares like with like on the shared seeds and
+    #: these are the seeds left out of it, per side; empty when every seed was used.
+    left_out_base: tuple[int, ...] = ()
+    left_out_new: tuple[int, ...] = ()
 
     @property
     def untested(self) -> str | None:
@@ -296,6 +301,7 @@ def compare_groups(base: Mapping[str, Sequence[Row]], new: Mapping[str, Sequence
                    settings: Settings = Settings()) -> tuple[RowComparison, ...]:
     """Pair rows by label (base's order, then labels only in new) and compare every metric."""
     labels = list(dict.fromkeys([*base, *new]))
+    base, new, left_out = _shared_seeds_only(labels, base, new)
     by_seed = {(label, m): (_values(base.get(label, ()), m), _values(new.get(label, ()), m))
                for label in labels for m in METRICS}
     tests = {(label, m.name): _test(m, b, n, settings) for (label, m), (b, n) in by_seed.items() if b and n}
@@ -315,8 +321,26 @@ def compare_groups(base: Mapping[str, Sequence[Row]], new: Mapping[str, Sequence
                 deltas.append(Delta(m, b_values, n_values, tests[key], adjusted[key], verdict))
         b, n = base.get(label, ()), new.get(label, ())
         ok_b, ok_n = sum(r.status == STATUS_OK for r in b), sum(r.status == STATUS_OK for r in n)
-        out.append(RowComparison(label, ok_b, ok_n, len(b) - ok_b, len(n) - ok_n, tuple(deltas)))
+        out.append(RowComparison(label, ok_b, ok_n, len(b) - ok_b, len(n) - ok_n, tuple(deltas), *left_out[label]))
     return tuple(out)
+
+
+def _shared_seeds_only(labels: Sequence[str], base: Mapping[str, Sequence[Row]], new: Mapping[str, Sequence[Row]]):
+    """Where a row's sides ran some seeds in common but not all, keep only the shared seeds on both
+    sides (like with like: a seed fixes the run, so other seeds would compare luck, not code).
+    Returns the restricted groups and, per label, the seeds left out of base and of new."""
+    b_out, n_out, left_out = dict(base), dict(new), {}
+    for label in labels:
+        b, n = base.get(label, ()), new.get(label, ())
+        seeds_b, seeds_n = {r.seed for r in b}, {r.seed for r in n}
+        shared = seeds_b & seeds_n
+        if shared and seeds_b != seeds_n:
+            b_out[label] = [r for r in b if r.seed in shared]
+            n_out[label] = [r for r in n if r.seed in shared]
+            left_out[label] = (tuple(sorted(seeds_b - shared)), tuple(sorted(seeds_n - shared)))
+        else:
+            left_out[label] = ((), ())
+    return b_out, n_out, left_out
 
 
 def setup_of(results: Sequence[RunResult], ignore: Sequence[str] = ()) -> dict[str, list[str]]:
@@ -340,6 +364,20 @@ def check_uniform(name: str, results: Sequence[RunResult], force: bool, ignore: 
     return [f"forced: {text}"]
 
 
+def check_no_repeats(name: str, results: Sequence[RunResult], force: bool) -> list[str]:
+    """Refuse (unless ``force``) a recipe x seed that appears twice, e.g. two copies of one session in a
+    folder, which would pool into n=6 what is n=3. Returns a note when forced."""
+    repeated = [key for key, n in Counter((r.recipe, r.seed) for r in results).items() if n > 1]
+    if not repeated:
+        return []
+    recipe, seed = repeated[0]
+    more = f" ({len(repeated)} recipe x seed pairs in all)" if len(repeated) > 1 else ""
+    text = f"{name}: {recipe} seed {seed} appears more than once{more} (several sessions in one folder?)"
+    if not force:
+        raise CompareError(f"{text}; point at one session folder, or pass --force to pool them")
+    return [f"forced: {text}"]
+
+
 def check_comparable(base: Side, new: Side, force: bool) -> list[str]:
     """Refuse (unless ``force``) sets that differ in workload, scale or device, mix them, or repeat a seed."""
     notes = check_uniform(f"base {base.name}", base.results, force)
@@ -353,13 +391,7 @@ def check_comparable(base: Side, new: Side, force: bool) -> list[str]:
             raise CompareError(f"{text}: their numbers are not comparable; pass --force to compare anyway")
         notes.append(f"forced: {text}")
     for side in (base, new):
-        repeated = [key for key, n in Counter((r.recipe, r.seed) for r in side.results).items() if n > 1]
-        if repeated:
-            recipe, seed = repeated[0]
-            text = (f"{side.name}: {recipe} seed {seed} appears more than once (several sessions in one folder?)")
-            if not force:
-                raise CompareError(f"{text}; point at one session folder, or pass --force to pool them")
-            notes.append(f"forced: {text}")
+        notes += check_no_repeats(side.name, side.results, force)
     machines = {side.name: sorted({r.device_name for r in side.results}) for side in (base, new)}
     if machines[base.name] != machines[new.name]:
         notes.append(f"base ran on {' / '.join(machines[base.name])}, new on {' / '.join(machines[new.name])}: "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from recipebench.api import OptionValue, Scale
@@ -26,7 +27,8 @@ class MeasuredSpan:
     last_epoch: int = 0  # one past the end
     own_wall_s: float = 0.0
     own_error_rates: tuple[float | None, ...] = ()  # error_rate of each of its own epochs, set at close
-    final: Mapping[str, float | None] = field(default_factory=dict)  # set when the span closes
+    final: Mapping[str, float | None] = field(default_factory=dict)  # set by evaluate_outcomes
+    snapshot: Path | None = None  # the weights held when the span closed, saved for evaluate_outcomes
 
     @property
     def wall_s(self) -> float:
@@ -56,8 +58,9 @@ class RunContext:
     """
 
     def __init__(self, learn, scale: Scale, options: Mapping[str, OptionValue], log: RunLog,
-                 new_learner: Callable[[], Any]) -> None:
+                 new_learner: Callable[[], Any], snapshot_dir: Path) -> None:
         self.learn = learn
+        self._snapshot_dir = snapshot_dir
         self.scale = scale
         self.options = options
         self._log = log
@@ -80,7 +83,8 @@ class RunContext:
         """Measure the enclosed training as a named sub-result of the run (a row of its own).
 
         ``after``: a span this outcome continues from (its epochs and time count towards this one),
-        e.g. a shared frozen start. At exit the harness re-validates the weights then held.
+        e.g. a shared frozen start. At exit the harness saves the weights then held; they are
+        evaluated after the recipe, outside its timing (:func:`evaluate_outcomes`).
         """
         with self._span(name, report=True, after=after) as span:
             yield span
@@ -105,14 +109,29 @@ class RunContext:
         span.last_epoch = len(self._log.epochs)
         span.own_error_rates = tuple(e.error_rate for e in self._log.epochs[span.first_epoch:span.last_epoch])
         if report:
+            import torch
+
             t1 = time.perf_counter()
-            valid_loss, error_rate = _validate(self.learn)
-            span.final = {"valid_loss": valid_loss, "error_rate": error_rate}
+            span.snapshot = Path(self._snapshot_dir) / f"outcome-{name}.pth"
+            torch.save(self.learn.model.state_dict(), span.snapshot)
             self._log.overhead_s += time.perf_counter() - t1  # the harness's own work: not the recipe's time
 
     @property
     def spans(self) -> list[MeasuredSpan]:
         return list(self._spans)
+
+
+def evaluate_outcomes(learn, spans: list[MeasuredSpan], device) -> None:
+    """Validate the weights each reported span saved at its end (``span.final``), with ``learn``'s data
+    and callbacks; untimed, after the recipe. ``learn`` keeps the weights of the last one."""
+    import torch
+
+    for span in spans:
+        if span.report and span.snapshot is not None:
+            learn.model.load_state_dict(torch.load(span.snapshot, map_location=device, weights_only=True))
+            valid_loss, error_rate = _validate(learn)
+            span.final = {"valid_loss": valid_loss, "error_rate": error_rate}
+            span.snapshot.unlink(missing_ok=True)
 
 
 def _validate(learn) -> tuple[float | None, float | None]:

@@ -31,15 +31,19 @@ def load_body_weights(model, state_dict: Mapping, arch: Arch, origin: str) -> di
     """Load the body part of a torchvision-style ``state_dict`` into torchvision ``model``.
 
     Keys of the layers after the cut (the ImageNet classifier) are ignored. Body keys that are
-    missing, unexpected or of the wrong shape raise :class:`WeightsError` naming them.
-    Returns the ignored head keys (``{"ignored": [...]}``) for the record.
+    missing, unexpected or of the wrong shape raise :class:`WeightsError` naming them, except BatchNorm's
+    ``num_batches_tracked`` buffers, which are not weights: absent ones keep the model's own.
+    Returns the ignored head keys and the filled buffers (``{"ignored": [...], "filled": [...]}``).
     """
     body = set(_body_children(model, arch))
     own = model.state_dict()
     top = lambda key: key.split(".", 1)[0]  # noqa: E731
     wanted = {k for k in own if top(k) in body}
     given = {k: v for k, v in state_dict.items() if top(k) in body}
-    missing = sorted(wanted - given.keys())
+    # BatchNorm's ``num_batches_tracked`` counters are not weights (checkpoints saved before PyTorch 0.4.1,
+    # torchvision's older ImageNet files among them, have none): where absent, the model's own are kept.
+    filled = sorted(k for k in wanted - given.keys() if k.endswith(".num_batches_tracked"))
+    missing = sorted(wanted - given.keys() - set(filled))
     unexpected = sorted(k for k in state_dict if k not in own)
     unexpected_body = [k for k in unexpected if top(k) in body]
     mismatched = sorted(
@@ -54,7 +58,7 @@ def load_body_weights(model, state_dict: Mapping, arch: Arch, origin: str) -> di
     if problems:
         raise WeightsError(f"weights {origin} do not fit {arch.name}: " + "; ".join(problems))
     model.load_state_dict({**own, **given})
-    return {"ignored": sorted(k for k in state_dict if top(k) not in body)}
+    return {"ignored": sorted(k for k in state_dict if top(k) not in body), "filled": filled}
 
 
 def read_state_dict(path: Path) -> dict:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
-from recipebench.compare import CompareError, check_uniform
+from recipebench.compare import CompareError, check_no_repeats, check_uniform
 from recipebench.results import RunResult
 from recipebench.rows import Row, grouped
 
@@ -77,13 +77,16 @@ class Matrix:
 
 
 def build(results: Sequence[RunResult], by: str, force: bool = False) -> Matrix:
-    """The matrix of ``results`` by field ``by``; refuses mixed workloads/scales/devices unless ``force``."""
+    """The matrix of ``results`` by field ``by``; refuses mixed workloads/scales/devices, or a recipe x seed
+    twice in one column, unless ``force``."""
     if not results:
         raise CompareError("no results")
     by_value: dict[str, list[RunResult]] = {}
     for result in results:
         by_value.setdefault(field_value(result, by), []).append(result)
     notes = check_uniform("the results", results, force, ignore=(by.rpartition(".")[2],))
+    for value, group in by_value.items():
+        notes += check_no_repeats(f"{by} {value}", group, force)
     values = tuple(sorted(by_value, key=natural_key))
     cells: dict[str, dict[str, tuple[Row, ...]]] = {}
     for value in values:

@@ -71,7 +71,7 @@ class RunLog:
     calls: list[CallRecord] = field(default_factory=list)
     fits: int = 0
     pred_dtypes: list[str] = field(default_factory=list)  # dtype of the model output, per fit
-    overhead_s: float = 0.0  # harness work done inside the recipe's timer (re-validations), subtracted
+    overhead_s: float = 0.0  # harness work inside the recipe's timer (saving outcome weights), subtracted
 
 
 def num(v) -> float | None:
@@ -157,7 +157,7 @@ def _read_status_kib(field_name: str) -> int | None:
     return None
 
 
-def _release_freed_memory() -> None:
+def release_freed_memory() -> None:
     """Collect garbage and hand freed heap back to the OS (glibc keeps it resident otherwise), so
     the RSS a recipe starts from holds no leftovers of the runs before it."""
     gc.collect()
@@ -225,7 +225,6 @@ class PeakMemory:
 
             synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
-        _release_freed_memory()
         self.rss_at_start_bytes = (_read_status_kib("VmRSS") or 0) * 1024 or None
         self._sampler = None
         if not _reset_rss_peak():

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from recipebench import render
+from recipebench.files import atomic_write
 from recipebench.options import OPTION_TABLE, REPEATABLE, UsageError, from_values
 from recipebench.registry import PluginError
-from recipebench.session import BenchSession, WorkloadError
+from recipebench.session import BenchSession, SetupError
 from recipebench.store import EXTRA_INFO_KEY
 
 SESSION_KEY = pytest.StashKey[BenchSession]()
@@ -55,6 +56,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("recipe_case", params)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Before the first case trains: the data and the weights of every selected case are made ready (and
+    checked), so a problem with them is a usage error now (exit 4, one line), not a traceback later."""
+    bench = session.config.stash.get(SESSION_KEY, None)
+    if bench is None or session.config.option.collectonly:
+        return
+    recipes = [item.callspec.params["recipe_case"][0] for item in session.items
+               if hasattr(item, "callspec") and "recipe_case" in item.callspec.params]
+    if not recipes:
+        return
+    try:
+        bench.check_setup(recipes)
+    except (SetupError, UsageError) as exc:
+        raise pytest.UsageError(f"recipebench: {exc}") from None
+
+
 @pytest.fixture
 def bench_session(request: pytest.FixtureRequest) -> BenchSession:
     """The session: workload, scale, device, seeds and the results gathered so far."""
@@ -67,7 +84,7 @@ def recipe_run(bench_session: BenchSession, recipe_case):
     recipe, seed = recipe_case
     try:
         return bench_session.prepare(recipe, seed)
-    except (WorkloadError, UsageError) as exc:
+    except (SetupError, UsageError) as exc:  # data, weights, device: one line, no traceback
         pytest.exit(f"recipebench: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
@@ -86,16 +103,24 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     session = config.stash.get(SESSION_KEY, None)
     if session is None or not session.results:
         return
-    report = render.session_report(session.results)
-    folder = session.results_dir
-    (folder / "summary.md").write_text(
-        render.session_report(session.results, fmt="markdown") + "\n"
-    )
-    try:
-        render.plot_epochs(session.results, folder / "epochs.png")
-    except Exception as exc:  # a plot must never cost the user the table
-        terminalreporter.write_line(f"(plot not written: {exc})")
     terminalreporter.section("recipebench")
-    for line in report.splitlines():
+    for line in render.session_report(session.results).splitlines():
         terminalreporter.write_line(line)
-    terminalreporter.write_line(f"results: {folder} ({len(session.result_paths)} runs, summary.md, epochs.png)")
+    written = [s for s in session.saved if s.in_results_dir]
+    elsewhere = [s for s in session.saved if not s.in_results_dir]
+    for saved in elsewhere:
+        terminalreporter.write_line(f"recipebench: could not write {saved.path.name} to the results folder "
+                                    f"({saved.problem}); kept at {saved.path}", red=True)
+    if not written:
+        return
+    folder = session.results_dir
+    extras = []
+    try:  # the table and plot are made again from the documents by `recipebench table|plot`: never fatal
+        atomic_write(folder / "summary.md", render.session_report(session.results, fmt="markdown") + "\n")
+        extras.append("summary.md")
+        render.plot_epochs(session.results, folder / "epochs.png")
+        extras.append("epochs.png")
+    except Exception as exc:
+        terminalreporter.write_line(f"(not written: {', '.join(sorted({'summary.md', 'epochs.png'} - set(extras)))}:"
+                                    f" {type(exc).__name__}: {exc})")
+    terminalreporter.write_line(f"results: {folder} ({len(written)} runs{''.join(', ' + e for e in extras)})")

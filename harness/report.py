@@ -41,6 +41,10 @@ def _mean_std(values: Sequence[float]) -> str:
 
 def _seeds_text(row: RowComparison) -> str:
     text = f"{row.n_base} → {row.n_new}" + (" paired" if row.paired else "")
+    if row.left_out_base or row.left_out_new:
+        left = [f"{side} {', '.join(map(str, seeds))}" for side, seeds in (("base", row.left_out_base),
+                                                                            ("new", row.left_out_new)) if seeds]
+        text += f" on shared seeds (left out: {'; '.join(left)})"
     failed = [f"{n} failed in {side}" for n, side in ((row.failed_base, "base"), (row.failed_new, "new")) if n]
     return text + (f" ({', '.join(failed)})" if failed else "")
 
@@ -61,7 +65,7 @@ def compare_cells(row: RowComparison) -> list[str]:
 
 
 def _csv_headers() -> list[str]:
-    out = ["label", "n_base", "n_new", "failed_base", "failed_new"]
+    out = ["label", "n_base", "n_new", "failed_base", "failed_new", "left_out_seeds_base", "left_out_seeds_new"]
     for m in METRICS:
         unit = "pp" if m.unit == "pp" else "pct"
         out += [f"{m.name}_base", f"{m.name}_new", f"{m.name}_change_{unit}", f"{m.name}_p", f"{m.name}_verdict"]
@@ -69,7 +73,8 @@ def _csv_headers() -> list[str]:
 
 
 def compare_csv_row(row: RowComparison) -> list[object]:
-    out: list[object] = [row.label, row.n_base, row.n_new, row.failed_base, row.failed_new]
+    out: list[object] = [row.label, row.n_base, row.n_new, row.failed_base, row.failed_new,
+                         " ".join(map(str, row.left_out_base)), " ".join(map(str, row.left_out_new))]
     for m in METRICS:
         d = row.delta(m.name)
         out += [None] * 5 if d is None else [m.center(d.base), m.center(d.new), d.change, d.p, d.verdict]
@@ -106,6 +111,9 @@ def compare_legend(comparison: Comparison) -> list[str]:
         f"{comparison.settings.session_noise:.0%} that seeds run in one session cannot show.",
         f"verdict: worse/better when p < {alpha:g} and |Δ| ≥ the practical minimum ({_minimums(comparison)}); "
         "otherwise within noise. n=1: no test possible, the minimum alone decides.",
+        *(["on shared seeds: the sides ran some seeds in common but not all; such a row compares only the "
+           "seeds both ran (a seed fixes a run: other seeds would compare luck), the others are named"]
+          if any(r.left_out_base or r.left_out_new for r in comparison.rows) else []),
         side_line("base", comparison.base),
         side_line("new", comparison.new),
         *comparison.notes,

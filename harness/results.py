@@ -12,12 +12,11 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any, Mapping
 
-SCHEMA_VERSION = 2
-#: Version 1 documents: written before ``rss_at_start_bytes`` existed (or, from e72dcd7 on, with it
-#: under the old number); :func:`upgrade` reads them as version 2 with the field unknown (None).
-OLDER_SCHEMA_VERSIONS = (1,)
+SCHEMA_VERSION = 3
 STATUS_OK = "ok"
-STATUS_ERROR = "error"
+STATUS_ERROR = "error"  # the recipe raised: the traceback is in ``error``
+STATUS_DIVERGED = "diverged"  # the training loss went non-finite or exploded: see ``divergence``
+STATUSES = (STATUS_OK, STATUS_ERROR, STATUS_DIVERGED)
 
 
 def _freeze(obj: Any, *names: str) -> None:
@@ -68,6 +67,16 @@ class CallRecord:
 
     def __post_init__(self) -> None:
         _freeze(self, "args", "kwargs")
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where a run's training diverged, and why the harness stopped it there."""
+
+    epoch: int  # 1-based over the run, the epoch in progress
+    batch: int  # 1-based within that epoch's training
+    loss: float | None  # the training batch loss (None: not finite)
+    reason: str  # e.g. "training loss nan", "training loss 8.5e+09 > 100 x ln(6 classes) = 179"
 
 
 @dataclass(frozen=True)
@@ -131,7 +140,7 @@ class RunResult:
     run_id: str
     session_id: str
     created_utc: str
-    status: str  # "ok" or "error"
+    status: str  # "ok", "error" or "diverged" (STATUSES)
     error: str | None
     recipe: str
     recipe_plugin: str
@@ -169,6 +178,7 @@ class RunResult:
     environment: Mapping[str, Any]  # git commit, host, cpu, threads, ...
     skipped_files: tuple[str, ...] = ()
     converted_files: tuple[str, ...] = ()
+    divergence: Divergence | None = None  # set when status is "diverged"
 
     def __post_init__(self) -> None:
         _freeze(self, "recipe_options", "epochs", "outcomes", "lr_finds", "calls", "most_confused", "versions",
@@ -195,6 +205,7 @@ class RunResult:
         kw["lr_finds"] = tuple(LrFindRecord(**r) for r in doc["lr_finds"])
         kw["calls"] = tuple(CallRecord(**c) for c in doc["calls"])
         kw["most_confused"] = tuple(ConfusedPair(**p) for p in doc["most_confused"])
+        kw["divergence"] = Divergence(**doc["divergence"]) if doc.get("divergence") else None
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in kw.items() if k in names})
 
@@ -215,11 +226,32 @@ def schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+def _to_2(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 was written before ``rss_at_start_bytes`` existed (or, from e72dcd7 on, with it under
+    the old number): the field is unknown (None) where absent."""
+    return {**doc, "rss_at_start_bytes": doc.get("rss_at_start_bytes")}
+
+
+def _to_3(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 added the status "diverged" with its ``divergence`` record: older runs had none."""
+    return {**doc, "divergence": None}
+
+
+#: How a document of version N becomes version N + 1 (asv's ``update_to_N``), applied in turn.
+UPGRADES = {1: _to_2, 2: _to_3}
+
+
 def upgrade(doc: Mapping[str, Any]) -> Mapping[str, Any]:
     """A document of an older schema version as the current one; others are returned unchanged."""
-    if doc.get("schema_version") not in OLDER_SCHEMA_VERSIONS:
+    version = doc.get("schema_version")
+    if version not in UPGRADES:
         return doc
-    return {**doc, "schema_version": SCHEMA_VERSION, "rss_at_start_bytes": doc.get("rss_at_start_bytes")}
+    out = dict(doc)
+    while version in UPGRADES:
+        out = UPGRADES[version](out)
+        version += 1
+    out["schema_version"] = version
+    return out
 
 
 def validate(doc: Mapping[str, Any]) -> None:

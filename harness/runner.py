@@ -18,12 +18,13 @@ from typing import Any, Mapping
 from recipebench import data as data_mod
 from recipebench import precision as precision_mod
 from recipebench.api import Arch, PreparedData, Recipe, Scale, WeightsFile
-from recipebench.context import MeasuredSpan, RunContext
+from recipebench.context import MeasuredSpan, RunContext, evaluate_outcomes
 from recipebench.environment import device_name, environment
 from recipebench.learner import build_learner
-from recipebench.measure import CallLog, PeakMemory, RunLog, Stopwatch
+from recipebench.measure import CallLog, PeakMemory, RunLog, Stopwatch, release_freed_memory
 from recipebench.results import (
     SCHEMA_VERSION,
+    STATUS_DIVERGED,
     STATUS_ERROR,
     STATUS_OK,
     Config,
@@ -76,7 +77,9 @@ def prepare(plan: RunPlan) -> PreparedRun:
 
 
 class PreparedRun:
-    """A run ready to go: :meth:`execute` trains the recipe and returns its :class:`RunResult`."""
+    """A run ready to go: :meth:`train` runs the recipe, measured (and nothing else: it is what
+    pytest-benchmark times), :meth:`finish` evaluates the final weights and returns the
+    :class:`RunResult`; :meth:`execute` does both."""
 
     def __init__(self, plan: RunPlan, dls) -> None:
         self.plan, self.dls = plan, dls
@@ -84,6 +87,10 @@ class PreparedRun:
         self.log = RunLog(plan.device)
         self._calls = CallLog(self.log, plan.scale.lr_find_num_it)
         self.learn = self._new_learner()
+        self.ctx: RunContext | None = None
+        self.status, self.error, self.divergence = STATUS_OK, None, None
+        self.memory, self.watch = PeakMemory(plan.device), Stopwatch(plan.device)
+        release_freed_memory()  # before the clock starts: the RSS the recipe starts from has no leftovers
 
     def _new_learner(self):
         p = self.plan
@@ -94,22 +101,43 @@ class PreparedRun:
         self._calls.attach(learn)
         return learn
 
-    def execute(self) -> RunResult:
+    def train(self) -> None:
+        """Run the recipe under the stopwatch and the memory meter. A recipe that raises is recorded
+        (status "error", with the traceback), one whose training diverges too (status "diverged");
+        KeyboardInterrupt still stops the session."""
+        from recipebench.callbacks import TrainingDiverged
+
         p = self.plan
-        ctx = RunContext(self.learn, p.scale, p.recipe_options, self.log, new_learner=self._new_learner)
-        status, error = STATUS_OK, None
+        self.ctx = RunContext(self.learn, p.scale, p.recipe_options, self.log, new_learner=self._new_learner,
+                              snapshot_dir=self.workdir)
         try:
-            with PeakMemory(p.device) as memory, Stopwatch(p.device) as watch:
+            with self.memory, self.watch:
                 try:
-                    p.recipe.train(ctx)
-                except Exception:  # recorded, not lost; KeyboardInterrupt still stops the session
-                    status, error = STATUS_ERROR, traceback.format_exc()
-            final_error, confused = (None, ()) if status != STATUS_OK else _final_evaluation(ctx.learn)
-            return self._result(ctx, status, error, watch.elapsed_s - self.log.overhead_s, memory, final_error,
-                                confused)
-        finally:
-            ctx.learn = None
+                    p.recipe.train(self.ctx)
+                except TrainingDiverged as exc:
+                    self.status, self.error, self.divergence = STATUS_DIVERGED, str(exc), exc.divergence
+                except Exception:
+                    self.status, self.error = STATUS_ERROR, traceback.format_exc()
+        except BaseException:
             self.close()
+            raise
+
+    def finish(self) -> RunResult:
+        """The final evaluation (of a successful run) and the result; frees the run."""
+        if self.ctx is None:
+            raise RuntimeError("finish() before train()")
+        try:
+            final_error, confused = (None, ()) if self.status != STATUS_OK else _final_evaluation(self.ctx.learn)
+            if self.status == STATUS_OK:  # after the run's own evaluation: this loads each outcome's weights
+                evaluate_outcomes(self.ctx.learn, self.ctx.spans, self.plan.device)
+            return self._result(self.ctx, self.watch.elapsed_s - self.log.overhead_s, final_error, confused)
+        finally:
+            self.ctx.learn = None
+            self.close()
+
+    def execute(self) -> RunResult:
+        self.train()
+        return self.finish()
 
     def close(self) -> None:
         """Free the run's Learner, data and working folder (done by :meth:`execute`; call it for a run
@@ -118,9 +146,8 @@ class PreparedRun:
         self.learn = self.dls = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def _result(self, ctx: RunContext, status: str, error: str | None, wall_s: float, memory: PeakMemory,
-                final_error: float | None, confused) -> RunResult:
-        p, log = self.plan, self.log
+    def _result(self, ctx: RunContext, wall_s: float, final_error: float | None, confused) -> RunResult:
+        p, log, memory = self.plan, self.log, self.memory
         best_error, best_epoch = _best(log.epochs)
         w = p.weights
         return RunResult(
@@ -128,8 +155,8 @@ class PreparedRun:
             run_id=f"{p.session_id}/{p.recipe.name}-seed{p.seed}",
             session_id=p.session_id,
             created_utc=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            status=status,
-            error=error,
+            status=self.status,
+            error=self.error,
             recipe=p.recipe.name,
             recipe_plugin=p.recipe_plugin,
             recipe_options=dict(p.recipe_options),
@@ -171,6 +198,7 @@ class PreparedRun:
             environment=environment(p.device, p.code_state),
             skipped_files=p.data.skipped_files,
             converted_files=p.data.converted_files,
+            divergence=self.divergence,
         )
 
 

@@ -4,6 +4,7 @@ Used by the pytest plugin (:mod:`recipebench.pytest_plugin`); everything here is
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,21 @@ from recipebench.results import RunResult
 from recipebench.runner import PreparedRun, RunPlan, prepare
 
 
-class WorkloadError(RuntimeError):
+class SetupError(RuntimeError):
+    """A run cannot be set up (data, weights, device); the message names the file or option and what to do."""
+
+
+class WorkloadError(SetupError):
     """The workload's data or weights cannot be made ready; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Saved:
+    """Where a finished run's result document went."""
+
+    path: Path
+    in_results_dir: bool  # False: the results folder failed, the document went to a fallback folder
+    problem: str | None = None  # why the results folder failed
 
 
 class BenchSession:
@@ -49,12 +63,17 @@ class BenchSession:
             raise UsageError(str(exc)) from None
         self.scale = self.workload.scales[options.scale or ("full" if is_cuda(self.device) else "quick")]
         self.recipe_options = {r.name: self._options_for(r) for r in self.recipes}
+        try:  # before any data is prepared or anything trains: a result that cannot be written is lost
+            store.check_writable(Path(options.results_dir))
+        except OSError as exc:
+            raise UsageError(f"--results-dir {options.results_dir}: cannot write result files there "
+                             f"({exc.strerror or exc}); choose a folder you can write to") from None
         self.cache_dir = Path(options.cache_dir) if options.cache_dir else default_cache_dir()
         self.session_id = store.new_session_id(self.workload.name, self.scale.name, self.device.type)
         self.code_state = git_commit()  # the code this session loaded, whatever the checkout becomes later
         self.versions = versions()  # likewise the packages it imported, whatever pip installs meanwhile
         self.results: list[RunResult] = []
-        self.result_paths: list[Path] = []
+        self.saved: list[Saved] = []
         self._data: PreparedData | None = None
         self._weights: dict[str, WeightsFile | None] = {}
         self._dir: Path | None = None
@@ -76,8 +95,10 @@ class BenchSession:
         return chosen
 
     def cases(self) -> list[tuple[str, int]]:
-        """(recipe, seed) for every run of the session, in order."""
-        return [(r.name, s) for r in self.recipes for s in self.options.seeds]
+        """(recipe, seed) for every run of the session, seed-major: every recipe for the first seed,
+        then every recipe for the next, so that a machine's drift during a session is spread over all
+        recipes instead of lining up with one of them."""
+        return [(r.name, s) for s in self.options.seeds for r in self.recipes]
 
     @property
     def results_dir(self) -> Path:
@@ -108,7 +129,28 @@ class BenchSession:
             self._weights[arch.name] = self._resolve_weights(arch)
         return self._weights[arch.name]
 
+    def check_setup(self, recipe_names) -> None:
+        """Make the data and every needed architecture's weights ready now, before anything trains, so
+        that a problem with them ends the session at once with a message (:class:`SetupError`,
+        :class:`UsageError`) instead of in the middle of the suite."""
+        self.data()
+        for name in dict.fromkeys(recipe_names):
+            self.weights_for(self.arch_for(self.registry.recipe(name)))
+
     def _resolve_weights(self, arch: Arch) -> WeightsFile | None:
+        weights = self._find_weights(arch)
+        if weights is not None:
+            from recipebench.learner import WeightsError, load_body_weights, read_state_dict
+
+            try:  # a file that does not fit is found now, not when the first recipe builds its Learner
+                load_body_weights(arch.build(), read_state_dict(weights.path), arch, origin=str(weights.path))
+            except WeightsError as exc:
+                raise WorkloadError(f"--weights {self.options.weights}: {exc}. Pass a torchvision-style state dict "
+                                    f"of {arch.name} (--arch to choose another architecture), or --weights none") \
+                    from None
+        return weights
+
+    def _find_weights(self, arch: Arch) -> WeightsFile | None:
         data = self.data()
         choice = self.options.weights
         if choice == "auto":
@@ -139,11 +181,40 @@ class BenchSession:
                        versions=self.versions)
 
     def prepare(self, recipe_name: str, seed: int) -> PreparedRun:
-        return prepare(self.plan(recipe_name, seed))
+        """The run prepared: data, weights and Learner ready. Problems with them raise :class:`SetupError`
+        naming the recipe and the file or option at fault."""
+        from recipebench.checks import DataError
+        from recipebench.learner import WeightsError
 
-    def record(self, result: RunResult) -> Path:
-        """Keep ``result`` and write it to the session folder."""
-        path = store.write_result(result, self.results_dir)
+        plan = self.plan(recipe_name, seed)
+        try:
+            return prepare(plan)
+        except (WeightsError, DataError, OSError) as exc:
+            raise SetupError(f"recipe {recipe_name} ({plan.arch.name}, weights {self.options.weights}): {exc}") \
+                from exc
+        except RuntimeError as exc:
+            if type(exc).__name__ != "OutOfMemoryError":  # torch.OutOfMemoryError: the device is too small
+                raise
+            raise SetupError(f"recipe {recipe_name}: {self.device} ran out of memory building the Learner "
+                             f"({plan.arch.name}, batch size {self.scale.batch_size}); try a smaller --scale") \
+                from exc
+
+    def record(self, result: RunResult) -> Saved:
+        """Keep ``result`` and write it to the session folder. If that fails (the disk filled up during
+        the run, the folder went away), write it to a fallback folder instead: a finished run is never
+        lost. :attr:`Saved.in_results_dir` says which happened."""
         self.results.append(result)
-        self.result_paths.append(path)
-        return path
+        try:
+            saved = Saved(store.write_result(result, self.results_dir), in_results_dir=True)
+        except Exception as exc:  # OSError above all; a schema error must not lose the run either
+            problem = f"{type(exc).__name__}: {exc}"
+            saved = Saved(store.write_fallback(result, self.fallback_dirs()), in_results_dir=False, problem=problem)
+        self.saved.append(saved)
+        return saved
+
+    def fallback_dirs(self) -> list[Path]:
+        """Where results go when the results folder cannot take them, in order of preference."""
+        import tempfile
+
+        return [self.cache_dir / "unsaved-results" / self.session_id,
+                Path(tempfile.gettempdir()) / "recipebench-unsaved-results" / self.session_id]

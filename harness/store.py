@@ -34,6 +34,15 @@ def new_session_id(workload: str, scale: str, device: str, now: datetime | None 
     return f"{now:%Y%m%dT%H%M%SZ}-{workload}-{scale}-{device}"
 
 
+def check_writable(folder: Path) -> None:
+    """Make ``folder`` if needed and write and remove a probe file in it: raises :class:`OSError` now,
+    before anything trains, if results could not be written there later."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = atomic_write(folder / ".recipebench-probe", b"probe", overwrite=False)
+    probe.unlink()
+
+
 def session_dir(results_dir: Path, session_id: str) -> Path:
     """The session's folder under ``results_dir``, created now; a clash gets a numbered suffix."""
     results_dir = Path(results_dir)
@@ -54,6 +63,19 @@ def write_result(result: RunResult, directory: Path) -> Path:
     validate(doc)
     return atomic_write(Path(directory) / f"{result.recipe}-seed{result.seed}.json", json.dumps(doc, indent=2) + "\n",
                         overwrite=False)
+
+
+def write_fallback(result: RunResult, folders: Iterable[Path]) -> Path:
+    """Write ``result`` into the first of ``folders`` that takes it, unvalidated (a document that fails
+    the schema is still the user's run); raises the last :class:`OSError` when none does."""
+    text = json.dumps(result.to_dict(), indent=2, default=str) + "\n"
+    error: OSError | None = None
+    for folder in folders:
+        try:
+            return atomic_write(Path(folder) / f"{result.recipe}-seed{result.seed}.json", text, overwrite=False)
+        except OSError as exc:
+            error = exc
+    raise error or OSError("no fallback folder given")
 
 
 def _from_doc(doc: dict, origin: str) -> RunResult:

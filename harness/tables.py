@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from typing import Any, Sequence
 
 from recipebench.results import STATUS_OK
@@ -62,8 +63,11 @@ def spread_text(s: Summary | None, digits: int = 1) -> str:
 
 
 def error_text(group: Sequence[Row]) -> str:
-    """error_rate over the group's successful runs, and how many failed."""
+    """error_rate over the group's successful runs, and how many did not succeed and why: ``ERROR``
+    (the recipe raised) or ``DIVERGED`` (its training loss went non-finite or exploded)."""
     ok = [r for r in group if r.status == STATUS_OK]
-    failed = len(group) - len(ok)
-    err = rate_text(Summary.of(r.error_rate for r in ok)) if ok else "ERROR"
-    return err + (f" ({failed} failed)" if failed and ok else "")
+    bad = Counter(r.status for r in group if r.status != STATUS_OK)
+    if not ok:
+        return "/".join(status.upper() for status in bad)
+    err = rate_text(Summary.of(r.error_rate for r in ok))
+    return err + (f" ({', '.join(f'{n} {status}' for status, n in bad.items())})" if bad else "")

@@ -5,6 +5,7 @@ They live in :mod:`recipebench.pytest_plugin`; importing them here applies them 
 from recipebench.pytest_plugin import (  # noqa: F401
     bench_session,
     pytest_addoption,
+    pytest_collection_finish,
     pytest_configure,
     pytest_generate_tests,
     pytest_terminal_summary,

@@ -64,6 +64,16 @@ def test_benchmark_json_carries_the_results(smoke_run, registry):
     assert sorted(r.recipe for r in load_results([out / "bench.json"])) == sorted(registry.recipes)
 
 
+def test_pytest_benchmark_times_what_wall_s_measures(smoke_run):
+    """benchmark.pedantic times exactly the recipe (train), the stretch the result's wall_s measures
+    (less the re-validation of sub-results, a fraction of a second)."""
+    _, out = smoke_run
+    doc = json.loads((out / "bench.json").read_text())
+    for b in doc["benchmarks"]:
+        timed, wall = b["stats"]["mean"], b["extra_info"]["wall_s"]
+        assert abs(timed - wall) <= 0.05 * wall + 0.25, (b["name"], timed, wall)
+
+
 def test_pytest_benchmark_compare_shows_the_saved_run(smoke_run):
     _, out = smoke_run
     cli = Path(sys.executable).with_name("pytest-benchmark")  # the console script, as a user runs it

@@ -122,8 +122,11 @@ def test_the_same_seeds_are_compared_pair_by_pair():
     assert row.paired and row.delta("wall").test.kind == "paired"
     assert row.verdict == "worse: wall s, img/s"  # +2 pp error_rate, but seeds disagree: within noise
     assert "3 → 3 paired" in report.compare_report(c, "text")
-    unpaired = run_compare(base, results(range(1, 4), wall_factor=1.3, noise=1))
+    unpaired = run_compare(base, results(range(3, 6), wall_factor=1.3, noise=1))  # no seed in common
     assert not unpaired.rows[0].paired and unpaired.rows[0].delta("wall").test.kind == "Welch"
+    overlap = run_compare(base, results(range(1, 4), wall_factor=1.3, noise=1)).rows[0]  # seeds 1, 2 shared
+    assert overlap.paired and (overlap.n_base, overlap.n_new) == (2, 2)
+    assert (overlap.left_out_base, overlap.left_out_new) == ((0,), (3,))
 
 
 def test_a_small_significant_change_below_the_practical_minimum_is_noise():
@@ -293,8 +296,9 @@ def test_matrix_by_any_recorded_field():
         "resnet34", 96, 64, 32, "quick", 0, None, None, 0.2, 42))
     assert matrix.build(rs, "arch").values == ("resnet18", "resnet34")
     assert matrix.build(rs, "config.arch").values == ("resnet18", "resnet34")
-    assert matrix.build(rs, "host").values == ("testhost",)
-    assert matrix.build(rs, "device").values == ("cpu",)
+    # Along host or device the two archs' runs of a seed share a cell: pooled only when forced.
+    assert matrix.build(rs, "host", force=True).values == ("testhost",)
+    assert matrix.build(rs, "device", force=True).values == ("cpu",)
     with pytest.raises(matrix.FieldError, match="--by 'tourch': not a recorded field; choose one of .*torch"):
         matrix.build(rs, "tourch")
     with pytest.raises(matrix.FieldError, match="--by 'versions.nope'"):

@@ -6,9 +6,12 @@ error curve (best at epoch 9 of 12) so recipes that read the harness's measureme
 from __future__ import annotations
 
 import collections
+import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 from recipebench.context import RunContext
 from recipebench.measure import RunLog
@@ -27,6 +30,7 @@ class SpyLearner:
         self.calls: list[tuple] = []
         self.log = log
         self.metrics = [SimpleNamespace(name="error_rate")]
+        self.model = torch.nn.Linear(1, 1)  # what the harness saves at the end of an outcome
 
     def _epochs(self, n: int) -> None:
         for i in range(n):
@@ -63,8 +67,10 @@ def spy_run(registry, recipe_name: str, **options):
     recipe = registry.recipe(recipe_name)
     log = RunLog("cpu")
     learn = SpyLearner(log)
-    ctx = RunContext(learn, FULL, {**recipe.defaults, **options}, log, new_learner=lambda: learn)
-    recipe.train(ctx)
+    with tempfile.TemporaryDirectory() as snapshots:
+        ctx = RunContext(learn, FULL, {**recipe.defaults, **options}, log, new_learner=lambda: learn,
+                         snapshot_dir=Path(snapshots))
+        recipe.train(ctx)
     return [(name, args, _plain(kwargs)) for name, args, kwargs in learn.calls]
 
 

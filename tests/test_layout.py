@@ -132,7 +132,7 @@ def test_the_plugin_api_is_typed_and_exported():
     from recipebench.measure import RunLog
     from recipebench.plugins.synthetic import SCALES
 
-    ctx = RunContext(None, SCALES["smoke"], {}, RunLog("cpu"), new_learner=lambda: None)
+    ctx = RunContext(None, SCALES["smoke"], {}, RunLog("cpu"), new_learner=lambda: None, snapshot_dir=Path("."))
     assert isinstance(ctx, api.RecipeContext)
 
 

@@ -47,6 +47,23 @@ def test_missing_layers_are_named(registry):
         load_body_weights(arch.build(), state, arch, origin="x")
 
 
+def test_a_checkpoint_without_num_batches_tracked_loads(registry):
+    """Checkpoints saved before PyTorch 0.4.1 (torchvision's older ImageNet files among them) have no
+    BatchNorm ``num_batches_tracked`` buffers: those are not weights, so the file is accepted."""
+    arch = registry.arch("resnet18")
+    source = arch.build()
+    state = {k: v + 1 if v.is_floating_point() else v for k, v in source.state_dict().items()
+             if not k.endswith("num_batches_tracked")}
+    target = arch.build()
+    got = load_body_weights(target, state, arch, origin="old checkpoint")
+    assert "bn1.num_batches_tracked" in got["filled"] and len(got["filled"]) == 20  # every BatchNorm of the body
+    assert torch.equal(target.layer4[1].bn2.weight, state["layer4.1.bn2.weight"])
+    assert int(target.bn1.num_batches_tracked) == 0
+    del state["bn1.weight"]  # a real weight is still required
+    with pytest.raises(WeightsError, match="missing: bn1.weight$"):
+        load_body_weights(arch.build(), state, arch, origin="x")
+
+
 def test_body_state_dict_uses_torchvision_names(registry):
     from fastai.vision.learner import create_body
 

@@ -150,10 +150,35 @@ def test_a_version_1_document_without_rss_at_start_still_loads(baseline_result, 
     del old["rss_at_start_bytes"]
     (tmp_path / "baseline-seed0.json").write_text(json.dumps(old))
     (loaded,) = store.load_results([tmp_path])
-    assert loaded.schema_version == 2 and loaded.rss_at_start_bytes is None
+    assert loaded.schema_version == 3 and loaded.rss_at_start_bytes is None and loaded.divergence is None
     assert loaded.error_rate == baseline_result.error_rate
     current = baseline_result.to_dict()
-    del current["rss_at_start_bytes"]  # a version 2 document must still carry it
+    del current["rss_at_start_bytes"]  # a version 2 or 3 document must still carry it
     (tmp_path / "baseline-seed0.json").write_text(json.dumps(current))
     with pytest.raises(store.ResultsError, match="rss_at_start_bytes"):
         store.load_results([tmp_path])
+
+
+def test_a_version_2_document_without_divergence_still_loads(baseline_result, tmp_path):
+    """Schema 3 added the status "diverged" and its record; version 2 documents load with none."""
+    old = baseline_result.to_dict()
+    old["schema_version"] = 2
+    del old["divergence"]
+    (tmp_path / "baseline-seed0.json").write_text(json.dumps(old))
+    (loaded,) = store.load_results([tmp_path])
+    assert loaded == baseline_result
+
+
+def test_the_schema_id_names_its_version():
+    from recipebench.results import SCHEMA_VERSION, schema
+
+    assert schema()["$id"].endswith(f"/result-{SCHEMA_VERSION}.json")
+    assert schema()["properties"]["schema_version"] == {"const": SCHEMA_VERSION}
+
+
+def test_the_committed_baseline_still_loads():
+    """Documents written by earlier versions of the harness are read, never refused."""
+    from tests.conftest import REPO
+
+    results = store.load_results([REPO / "results" / "baseline"])
+    assert results and all(r.schema_version == 3 for r in results)
