@@ -61,7 +61,15 @@ class Scale:
     deep_arch: str  # registered Arch name for recipes with arch_role="deep" (chapter: resnet50)
     max_epochs_per_fit: int | None = None  # None keeps every recipe's epoch counts (quick, full)
     lr_find_num_it: int | None = None  # None keeps fastai's default of 100 iterations
-    num_workers: int | None = 0  # DataLoader worker processes; None: fastai's default (one per CPU, at most 16)
+    #: DataLoader worker processes; None: fastai's default (one per CPU core, at most 16), the chapter's.
+    num_workers: int | None = None
+    #: The same when training on a CPU (None: as ``num_workers``). 0 keeps JPEG decoding in the main
+    #: process, where it does not take the cores the training needs (nor blur its timing).
+    cpu_num_workers: int | None = None
+
+    def workers(self, on_cuda: bool) -> int | None:
+        """DataLoader worker processes on this device (None: fastai's default)."""
+        return self.num_workers if on_cuda or self.cpu_num_workers is None else self.cpu_num_workers
 
     def __post_init__(self) -> None:
         for key in ("presize", "image_size", "batch_size"):

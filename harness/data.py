@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from recipebench.api import PreparedData, Scale
+from recipebench.environment import is_cuda
 
 #: The chapter's labeller: the breed is everything before the last ``_<number>.jpg``.
 PETS_LABEL_RE = r"(.+)_\d+.jpg$"
@@ -79,5 +80,12 @@ def datablock(data: PreparedData, scale: Scale):
 
 def dataloaders(data: PreparedData, scale: Scale, device):
     """DataLoaders for ``data`` at ``scale`` on ``device``. Call ``set_seed`` first."""
-    workers = {} if scale.num_workers is None else {"num_workers": scale.num_workers}
+    n = scale.workers(on_cuda=is_cuda(device))
+    workers = {} if n is None else {"num_workers": n}
     return datablock(data, scale).dataloaders(data.images_dir, bs=scale.batch_size, device=device, **workers)
+
+
+def worker_count(dls) -> int:
+    """The DataLoader worker processes ``dls`` really uses (fastai's own ``dl.num_workers`` is always 1:
+    the count lives on its torch loader, ``fake_l``)."""
+    return int(dls.train.fake_l.num_workers)

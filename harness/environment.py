@@ -19,6 +19,13 @@ def is_cuda(device) -> bool:
     return getattr(device, "type", str(device).split(":")[0]) == "cuda"
 
 
+def mixed_dtype(device):
+    """What "mixed" precision means on ``device``: float16 on CUDA, bfloat16 on a CPU."""
+    import torch
+
+    return torch.float16 if is_cuda(device) else torch.bfloat16
+
+
 def resolve_device(choice: str):
     """``auto`` -> CUDA when available, else CPU; ``cuda`` without CUDA is an error."""
     import torch
@@ -29,6 +36,8 @@ def resolve_device(choice: str):
         raise DeviceError("--device cuda: torch sees no CUDA device here (torch.cuda.is_available() is False)")
     if choice == "auto":
         choice = "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda":  # with its index, so results say which GPU ran
+        return torch.device("cuda", torch.cuda.current_device())
     return torch.device(choice)
 
 
@@ -101,4 +110,7 @@ def environment(device, code_state: Mapping[str, Any]) -> dict:
         "torch_threads": torch.get_num_threads(),
         "cuda_available": torch.cuda.is_available(),
         "device_index": device.index if is_cuda(device) else None,
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
     }

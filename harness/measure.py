@@ -18,9 +18,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-from recipebench.environment import is_cuda
+from recipebench.environment import is_cuda, mixed_dtype
 from recipebench.results import CallRecord, EpochRecord, LrFindRecord
 
 #: Learner methods whose top-level calls are recorded.
@@ -200,8 +200,9 @@ class _RssSampler(threading.Thread):
 
 
 class PeakMemory:
-    """Peak memory of a block. On CUDA: max allocated and reserved after a reset. Always: the
-    process's peak RSS during the block, reset at entry (Linux VmHWM), else sampled."""
+    """Peak memory of a block. On CUDA: max allocated and reserved after collecting garbage, emptying
+    the cache and resetting the peaks. Always: the main process's peak RSS during the block, reset at
+    entry (Linux VmHWM), else sampled; DataLoader worker processes are not counted in it."""
 
     def __init__(self, device) -> None:
         self.device = device
@@ -223,8 +224,10 @@ class PeakMemory:
         if self.is_cuda:
             import torch
 
-            synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
+            gc.collect()  # the runs before: their tensors freed...
+            torch.cuda.empty_cache()  # ...and the blocks the caching allocator kept for them handed back
+            synchronize(self.device)  # nothing of theirs still queued
+            torch.cuda.reset_peak_memory_stats(self.device)  # only then: the peaks start from this run
         self.rss_at_start_bytes = (_read_status_kib("VmRSS") or 0) * 1024 or None
         self._sampler = None
         if not _reset_rss_peak():
@@ -252,3 +255,26 @@ class PeakMemory:
             self.method = "torch.cuda.max_memory_allocated (after reset_peak_memory_stats)"
         else:
             self.method = rss_method
+
+
+def warm_up(device, models: Iterable[tuple[Callable[[], Any], str]], batch_size: int, image_size: int) -> float:
+    """One forward and backward pass of each (model builder, precision) on ``device``, untimed, once per
+    session before its first case: CUDA context, cuBLAS/cuDNN handles, lazily loaded kernels and oneDNN's
+    primitives are made here instead of inside the first case's timing. Returns the seconds it took."""
+    import torch
+
+    t0 = time.perf_counter()
+    x = torch.randn(batch_size, 3, image_size, image_size, device=device)
+    for build, precision in models:
+        model = build().to(device).train()
+        with torch.autocast(device.type, dtype=mixed_dtype(device), enabled=precision == "mixed"):
+            out = model(x)
+        out.float().mean().backward()
+        del model, out
+    synchronize(device)
+    del x
+    release_freed_memory()
+    if is_cuda(device):
+        torch.cuda.empty_cache()
+    return time.perf_counter() - t0
+

@@ -80,6 +80,9 @@ class Options:
     deep_arch: str | None = None  # overrides the scale's deeper architecture (arch_role="deep" recipes)
     weights: str = "auto"  # auto: the workload's default; none; imagenet; a source name; a file path
     recipe_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: cuDNN's deterministic algorithms and torch.use_deterministic_algorithms (slower on a GPU); off by
+    #: default, as in the chapter. Seeds make a CPU run repeat exactly either way.
+    deterministic: bool = False
 
     def __post_init__(self) -> None:
         if self.scale is not None and self.scale not in SCALE_NAMES:
@@ -122,8 +125,12 @@ OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...]
     ("--weights", "weights", "auto | none | imagenet[:VERSION] | a weight source | PATH to a state dict (default auto)", str,
      "auto"),
     ("--recipe-option", "recipe_options", "RECIPE.KEY=VALUE, a recipe's option (repeatable)", str, None),
+    ("--deterministic", "deterministic", "deterministic cuDNN and torch algorithms: repeatable GPU runs, slower "
+     "(default off, as in the chapter; CPU runs repeat exactly either way)", None, False),
 )
 REPEATABLE = ("recipes", "recipe_options")
+#: Options that take no value: present or not.
+FLAGS = ("deterministic",)
 
 
 def from_values(values: Mapping[str, Any]) -> Options:

@@ -11,6 +11,10 @@ Either way the label in the result is *observed*: the dtype of the model's outpu
 """
 from __future__ import annotations
 
+import contextlib
+import warnings
+from typing import Iterator
+
 from recipebench.environment import is_cuda
 
 DTYPE_LABELS = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
@@ -38,3 +42,40 @@ def observed_label(pred_dtypes: list[str]) -> str:
         if label not in seen:
             seen.append(label)
     return "+".join(seen) if seen else "fp32"
+
+
+def autocast_enabled() -> bool:
+    """Whether autocast is on in this thread, for either device type."""
+    import torch
+
+    return torch.is_autocast_enabled("cpu") or torch.is_autocast_enabled("cuda")
+
+
+def reset_autocast() -> None:
+    """Autocast off for both device types, its nesting back to zero, its cast cache cleared, its
+    dtypes back to torch's defaults: the state of a fresh process."""
+    import torch
+
+    level = torch.autocast_increment_nesting() - 1  # read the nesting level by moving it up and back
+    torch.autocast_decrement_nesting()
+    for _ in range(max(level, 0)):
+        torch.autocast_decrement_nesting()
+    for device_type, dtype in (("cpu", torch.bfloat16), ("cuda", torch.float16)):
+        torch.set_autocast_enabled(device_type, False)
+        torch.set_autocast_dtype(device_type, dtype)
+    torch.clear_autocast_cache()
+
+
+@contextlib.contextmanager
+def autocast_off() -> Iterator[None]:
+    """A run starts and ends with autocast off. fastai's MixedPrecision and the harness's BF16Autocast
+    enter autocast in ``before_batch`` and leave it in ``after_loss``: a batch that raises in between
+    leaves it on, and every later float32 run would train (and be labelled) in mixed precision."""
+    if autocast_enabled():
+        warnings.warn("autocast was left on before this run (an earlier run failed mid-batch); switched off",
+                      RuntimeWarning, stacklevel=3)
+    reset_autocast()
+    try:
+        yield
+    finally:
+        reset_autocast()

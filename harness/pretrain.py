@@ -60,7 +60,8 @@ def _train(arch: Arch, source: PreparedData, settings: PretrainSettings, device,
     from fastai.torch_core import set_seed
 
     set_seed(settings.seed, reproducible=True)
-    scale = Scale("pretrain", settings.presize, settings.image_size, settings.batch_size, arch.name, arch.name)
+    scale = Scale("pretrain", settings.presize, settings.image_size, settings.batch_size, arch.name, arch.name,
+                  cpu_num_workers=0)
     dls = data_mod.dataloaders(source, scale, device)
     with tempfile.TemporaryDirectory(prefix="recipebench-pretrain-") as tmp:
         learn = build_learner(dls, arch, weights=None, precision="fp32", device=device, path=Path(tmp), normalize=True)

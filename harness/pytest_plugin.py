@@ -10,7 +10,7 @@ import pytest
 
 from recipebench import render
 from recipebench.files import atomic_write
-from recipebench.options import OPTION_TABLE, REPEATABLE, UsageError, from_values
+from recipebench.options import FLAGS, OPTION_TABLE, REPEATABLE, UsageError, from_values
 from recipebench.registry import PluginError
 from recipebench.session import BenchSession, SetupError
 from recipebench.store import EXTRA_INFO_KEY
@@ -30,6 +30,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for flag, dest, help_text, _parse, _default in OPTION_TABLE:
         if dest in REPEATABLE:
             group.addoption(flag, dest=_DEST_PREFIX + dest, action="append", default=None, help=help_text)
+        elif dest in FLAGS:
+            group.addoption(flag, dest=_DEST_PREFIX + dest, action="store_true", default=False, help=help_text)
         else:
             group.addoption(flag, dest=_DEST_PREFIX + dest, default=None, help=help_text)
 

@@ -22,6 +22,7 @@ from recipebench.context import MeasuredSpan, RunContext, evaluate_outcomes
 from recipebench.environment import device_name, environment
 from recipebench.learner import build_learner
 from recipebench.measure import CallLog, PeakMemory, RunLog, Stopwatch, release_freed_memory
+from recipebench.precision import autocast_off
 from recipebench.results import (
     SCHEMA_VERSION,
     STATUS_DIVERGED,
@@ -57,6 +58,8 @@ class RunPlan:
     code_state: Mapping[str, Any]
     #: The package versions when the session started (the modules it imported).
     versions: Mapping[str, Any]
+    #: cuDNN's deterministic algorithms and torch.use_deterministic_algorithms (--deterministic).
+    deterministic: bool = False
 
 
 def prepare(plan: RunPlan) -> PreparedRun:
@@ -68,12 +71,24 @@ def prepare(plan: RunPlan) -> PreparedRun:
     seed would start the head from the same weights and draw the same augmentations. The split stays
     the same for every seed.
     """
+    seed_run(plan.seed, plan.deterministic)  # before the DataLoaders, as fastai requires
+    dls = data_mod.dataloaders(plan.data, plan.scale, plan.device)
+    seed_run(plan.seed, plan.deterministic)  # the splitter re-seeded torch with 42: the run's seed again
+    return PreparedRun(plan, dls)
+
+
+def seed_run(seed: int, deterministic: bool) -> None:
+    """fastai's ``set_seed(seed, reproducible=deterministic)``, and the cuDNN flags set either way, so no
+    run inherits them from the one before. Without ``deterministic`` they are torch's defaults, which
+    the chapter ran with (``cudnn.deterministic`` slows a GPU and still leaves fastai's pooling backward
+    nondeterministic); with it, ``torch.use_deterministic_algorithms`` too (warning where an op has none)."""
+    import torch
     from fastai.torch_core import set_seed
 
-    set_seed(plan.seed, reproducible=True)  # before the DataLoaders, as fastai requires
-    dls = data_mod.dataloaders(plan.data, plan.scale, plan.device)
-    set_seed(plan.seed, reproducible=True)  # the splitter re-seeded torch with 42: the run's seed again
-    return PreparedRun(plan, dls)
+    set_seed(seed, reproducible=deterministic)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
 
 
 class PreparedRun:
@@ -111,7 +126,7 @@ class PreparedRun:
         self.ctx = RunContext(self.learn, p.scale, p.recipe_options, self.log, new_learner=self._new_learner,
                               snapshot_dir=self.workdir)
         try:
-            with self.memory, self.watch:
+            with autocast_off(), self.memory, self.watch:
                 try:
                     p.recipe.train(self.ctx)
                 except TrainingDiverged as exc:
@@ -148,6 +163,7 @@ class PreparedRun:
 
     def _result(self, ctx: RunContext, wall_s: float, final_error: float | None, confused) -> RunResult:
         p, log, memory = self.plan, self.log, self.memory
+        workers = data_mod.worker_count(self.dls)
         best_error, best_epoch = _best(log.epochs)
         w = p.weights
         return RunResult(
@@ -172,7 +188,7 @@ class PreparedRun:
             if w is not None else WeightsInfo(source="none", arch=p.arch.name, path=None, sha256=None),
             config=Config(arch=p.arch.name, presize=p.scale.presize, image_size=p.scale.image_size,
                           batch_size=p.scale.batch_size, scale=p.scale.name,
-                          num_workers=int(self.dls.train.num_workers),
+                          num_workers=workers,
                           max_epochs_per_fit=p.scale.max_epochs_per_fit, lr_find_num_it=p.scale.lr_find_num_it,
                           valid_pct=data_mod.VALID_PCT, split_seed=data_mod.SPLIT_SEED),
             n_classes=int(self.dls.c),
@@ -184,7 +200,9 @@ class PreparedRun:
             wall_s=max(wall_s, 0.0),
             samples_per_s=_throughput(log.epochs),
             peak_memory_bytes=memory.peak_bytes,
-            peak_memory_method=memory.method,
+            peak_memory_method=memory.method + (
+                f"; main process only: {workers} DataLoader worker processes not counted"
+                if workers and not memory.is_cuda else ""),
             peak_rss_bytes=memory.peak_rss_bytes,
             rss_at_start_bytes=memory.rss_at_start_bytes,
             cuda_max_allocated_bytes=memory.cuda_max_allocated_bytes,

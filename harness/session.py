@@ -20,6 +20,7 @@ from recipebench.environment import (
     versions,
 )
 from recipebench.files import sha256_file
+from recipebench.measure import warm_up
 from recipebench.options import Options, UsageError, coerce_option
 from recipebench.registry import Registry, UnknownNameError, load_registry
 from recipebench.results import RunResult
@@ -77,6 +78,7 @@ class BenchSession:
         self._data: PreparedData | None = None
         self._weights: dict[str, WeightsFile | None] = {}
         self._dir: Path | None = None
+        self.warm_up_s: float | None = None  # seconds of the session's untimed warm-up, once done
 
     def _options_for(self, recipe: Recipe) -> dict[str, Any]:
         given = self.options.recipe_options.get(recipe.name, {})
@@ -134,8 +136,15 @@ class BenchSession:
         that a problem with them ends the session at once with a message (:class:`SetupError`,
         :class:`UsageError`) instead of in the middle of the suite."""
         self.data()
+        jobs = {}
         for name in dict.fromkeys(recipe_names):
-            self.weights_for(self.arch_for(self.registry.recipe(name)))
+            recipe = self.registry.recipe(name)
+            arch = self.arch_for(recipe)
+            self.weights_for(arch)
+            jobs[(arch.name, recipe.precision)] = arch.build
+        if self.warm_up_s is None:  # untimed, before the first case: one pass per architecture and precision
+            self.warm_up_s = warm_up(self.device, [(build, precision) for (_, precision), build in jobs.items()],
+                                     self.scale.batch_size, self.scale.image_size)
 
     def _resolve_weights(self, arch: Arch) -> WeightsFile | None:
         weights = self._find_weights(arch)
@@ -178,7 +187,7 @@ class BenchSession:
                        recipe_options=self.recipe_options[recipe_name], workload=self.workload.name,
                        data=self.data(), scale=self.scale, arch=arch, weights=self.weights_for(arch), seed=seed,
                        device=self.device, session_id=self.session_id, code_state=self.code_state,
-                       versions=self.versions)
+                       versions=self.versions, deterministic=self.options.deterministic)
 
     def prepare(self, recipe_name: str, seed: int) -> PreparedRun:
         """The run prepared: data, weights and Learner ready. Problems with them raise :class:`SetupError`

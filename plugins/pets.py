@@ -37,9 +37,12 @@ PETS_URL = "https://s3.amazonaws.com/fast-ai-imageclas/oxford-iiit-pet.tgz"
 SCALES = MappingProxyType({
     # seconds: for tests. Epoch counts capped at 1 per call, lr_find shortened.
     "smoke": Scale("smoke", presize=128, image_size=96, batch_size=32, arch="resnet18", deep_arch="resnet34",
-                   max_epochs_per_fit=1, lr_find_num_it=12),
+                   max_epochs_per_fit=1, lr_find_num_it=12, cpu_num_workers=0),
     # CPU minutes: the chapter's epoch counts, learning rates and presize ratio (460/224) at 128 px.
-    "quick": Scale("quick", presize=262, image_size=128, batch_size=32, arch="resnet34", deep_arch="resnet50"),
+    # On a CPU the images load in the main process (workers would take the training's cores); on CUDA and
+    # at full scale with fastai's default workers, as the chapter did.
+    "quick": Scale("quick", presize=262, image_size=128, batch_size=32, arch="resnet34", deep_arch="resnet50",
+                   cpu_num_workers=0),
     # the chapter exactly: Resize(460), aug_transforms(size=224, min_scale=0.75), bs 64, resnet34 / resnet50.
     "full": Scale("full", presize=460, image_size=224, batch_size=64, arch="resnet34", deep_arch="resnet50"),
 })

@@ -54,12 +54,13 @@ class SyntheticSize:
 SCALES = MappingProxyType({
     # seconds: for tests. Epoch counts capped at 1 per call, lr_find shortened.
     "smoke": Scale("smoke", presize=48, image_size=32, batch_size=16, arch="resnet18", deep_arch="resnet50",
-                   max_epochs_per_fit=1, lr_find_num_it=12),
-    # CPU minutes: the chapter's epoch counts and learning rates on small images.
-    "quick": Scale("quick", presize=96, image_size=64, batch_size=32, arch="resnet18", deep_arch="resnet50"),
+                   max_epochs_per_fit=1, lr_find_num_it=12, cpu_num_workers=0),
+    # CPU minutes: the chapter's epoch counts and learning rates on small images (images load in the
+    # main process on a CPU, with fastai's default workers on CUDA).
+    "quick": Scale("quick", presize=96, image_size=64, batch_size=32, arch="resnet18", deep_arch="resnet50",
+                   cpu_num_workers=0),
     # the chapter's settings (and fastai's default DataLoader workers, as the chapter had).
-    "full": Scale("full", presize=460, image_size=224, batch_size=64, arch="resnet34", deep_arch="resnet50",
-                  num_workers=None),
+    "full": Scale("full", presize=460, image_size=224, batch_size=64, arch="resnet34", deep_arch="resnet50"),
 })
 
 SIZES = MappingProxyType({
