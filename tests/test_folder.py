@@ -51,7 +51,8 @@ def test_the_class_is_the_top_level_folder_whatever_the_depth(tmp_path):
     assert list(dsets.vocab) == ["Cats", "Dogs"]
     label = labelled(dsets, root)
     assert label["Dogs/extra/nested.jpg"] == "Dogs" and label["Cats/Cats 1.JPG"] == "Cats"
-    assert "(classes: top-level folders): 25 images, 2 classes; split random(valid_pct=0.2, seed=42)" in data.description
+    assert "(classes: top-level folders): 25 images, 2 classes; split random(valid_pct=0.2, seed=42)" in \
+        data.description
 
 
 def test_labels_parent_is_fastais_parent_label_and_its_one_image_class_stops_the_run(tmp_path):
@@ -95,8 +96,9 @@ def test_a_folder_split_into_train_and_valid_trains_on_exactly_that_split(tmp_pa
     assert (data.split, str(data.folders)) == ("folders", f"folders(train=train, valid={valid_name})")
     assert dict(data.class_counts) == {"Cats": (10, 3), "Dogs": (10, 2)}
     dsets = datasets(data)
-    assert under(dsets.valid.items, root) == sorted(f"{valid_name}/{c}/{c} {i}{ext}" for c, n in (("Cats", 3), ("Dogs", 2))
-                                                  for i, ext in zip(range(n), (".jpg", ".JPG", ".jpeg")))
+    given = [f"{valid_name}/{c}/{c} {i}{ext}" for c, n in (("Cats", 3), ("Dogs", 2))
+             for i, ext in zip(range(n), (".jpg", ".JPG", ".jpeg"))]
+    assert under(dsets.valid.items, root) == sorted(given)
     assert under(dsets.train.items, root) == sorted(n for n in data.items if n.startswith("train/"))
     assert len(dsets.train) == 20 and list(dsets.vocab) == ["Cats", "Dogs"]
     assert labelled(dsets, root)["train/Cats/more/deep.png"] == "Cats"
@@ -206,6 +208,10 @@ def test_a_train_valid_folder_trains_on_its_split_and_the_result_says_so(tmp_pat
     assert (result.config.valid_pct, result.config.split_seed, result.dropped_classes) == (None, None, ())
     assert said[0].endswith("split folders(train=train, valid=valid): 40 train / 7 valid")
     assert said[1:] == ["  Dogs      23 (20 train, 3 valid)", "  Cats      24 (20 train, 4 valid)"]
+    from recipebench import render
+
+    assert "(2 classes, 40 train / 7 valid images, split folders(train=train, valid=valid))" in \
+        render.session_report([result])
 
 
 def test_the_session_stops_on_small_classes_with_a_workload_error(tmp_path):
