@@ -60,6 +60,7 @@ JPEG_QUALITY = 95  # converted copies named .jpg/.jpeg are written as JPEG at th
 TRAIN_FOLDER = "train"
 VALID_FOLDERS = ("valid", "val")
 SPLIT_FOLDERS = (TRAIN_FOLDER, *VALID_FOLDERS, "test")
+VALID_NAMED = " or ".join(f"{v}/" for v in VALID_FOLDERS)
 #: A class needs this many images, at least one of them in training (and should have one in validation).
 MIN_CLASS_IMAGES = 5
 #: Classes listed one per line in the report before the rest are summed up.
@@ -218,13 +219,13 @@ def find_folders(folder: Path, names: Sequence[str], split: str) -> tuple[Folder
     if TRAIN_FOLDER in tops and set(tops) <= set(SPLIT_FOLDERS):
         if mode == "random":
             return FolderSplit(TRAIN_FOLDER, None), False
-        held = [t for t in tops if t != TRAIN_FOLDER]
+        held = [f"{t}/" for t in tops if t != TRAIN_FOLDER]
         raise DataError(
-            f"{folder} comes split into {shown} but has no validation folder ({' or '.join(f'{v}/' for v in VALID_FOLDERS)}): "
-            + (f"pass --split folders:{held[0]} to validate on {held[0]}/, or " if held else "pass ")
-            + f"--split random to split {TRAIN_FOLDER}/ at random" + (f" ({', '.join(f'{h}/' for h in held)} not read)" if held else ""))
+            f"{folder} comes split into {shown} but has no validation folder ({VALID_NAMED}): "
+            + (f"pass --split folders:{held[0][:-1]} to validate on {held[0]}, or " if held else "pass ")
+            + f"--split random to split {TRAIN_FOLDER}/ at random" + (f" ({', '.join(held)} not read)" if held else ""))
     if mode == "folders":
-        raise DataError(f"--split folders: {folder} has no {TRAIN_FOLDER}/ and {'/ or '.join(VALID_FOLDERS)}/ folders "
+        raise DataError(f"--split folders: {folder} has no {TRAIN_FOLDER}/ and {VALID_NAMED} folders "
                         f"(its top-level folders: {shown}); pass --split random, or --split folders:NAME to name "
                         "the validation folder")
     return None, False
@@ -402,8 +403,8 @@ def checked_data(folder: Path, label_re: str | None, cache_dir: Path, what: str,
                         fingerprint=names_fingerprint(names, [st.st_size for st in stats]), n_files=len(kept),
                         skipped_files=tuple(skipped), converted_files=tuple(n.name for n in scan.converted),
                         description=description, label_folder=label_folder, folders=folders,
-                        split="folders" if given else "random", items=tuple(kept), class_counts=counts, dropped_classes=tuple(dropped),
-                        **kw)
+                        split="folders" if given else "random", items=tuple(kept), class_counts=counts,
+                        dropped_classes=tuple(dropped), **kw)
 
 
 def _two_classes(folder: Path, classes: set[str], label_re: str | None, after_dropping: Sequence[str] = ()) -> None:

@@ -134,8 +134,8 @@ OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...]
      "it; default) or its own folder (parent, fastai's parent_label)", str, None),
     ("--split", "split", "auto | random | folders | folders:NAME -- auto (default): a folder's own train/ + valid/ "
      "(or val/) split when it has one, else RandomSplitter(valid_pct=0.2, seed=42)", str, "auto"),
-    ("--drop-small-classes", "drop_small_classes", f"leave out classes too small to train (fewer than {MIN_CLASS_IMAGES} "
-     "images, or none in training) instead of stopping", None, False),
+    ("--drop-small-classes", "drop_small_classes", "leave out classes too small to train (fewer than "
+     f"{MIN_CLASS_IMAGES} images, or none in training) instead of stopping", None, False),
     ("--arch", "arch", "architecture for ordinary recipes (default: the scale's)", str, None),
     ("--deep-arch", "deep_arch", "architecture for recipes that ask for the deeper one (default: the scale's)", str,
      None),
