@@ -34,6 +34,7 @@ from importlib.metadata import version as _distribution_version
 
 from recipebench.api import (
     Arch,
+    FolderSplit,
     Option,
     PreparedData,
     Recipe,
@@ -58,6 +59,7 @@ __all__ = [
     "IMAGENET",
     "PETS_LABEL_RE",
     "Arch",
+    "FolderSplit",
     "Option",
     "PreparedData",
     "PretrainSettings",

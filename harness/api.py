@@ -38,6 +38,13 @@ Precision = Literal["fp32", "mixed"]
 #: Which of the workload's architectures a recipe trains: the default one or the deeper one.
 ArchRole = Literal["default", "deep"]
 SCALE_NAMES = ("smoke", "quick", "full")
+#: Which folder names an image's class when no regex does: ``top``, the first folder below the data
+#: folder (every image below it, at any depth, belongs to it: torchvision's ImageFolder), or
+#: ``parent``, the image's own folder (fastai's ``parent_label``).
+LabelFolder = Literal["top", "parent"]
+LABEL_FOLDERS = ("top", "parent")
+#: Which split trains: the chapter's ``RandomSplitter(valid_pct=0.2, seed=42)`` or the folder's own.
+SplitKind = Literal["random", "folders"]
 
 
 def _frozen_mapping(obj: Any, name: str) -> None:
@@ -146,6 +153,24 @@ class WorkloadRequest:
     device: Any = "cpu"  # torch.device the session trains on (pretraining uses it too)
     data_dir: Path | None = None  # --data-dir: use this folder instead of the workload's default source
     label_re: str | None = None  # --label-re: regex on file names (None: the workload's default)
+    labels: LabelFolder | None = None  # --labels: without a regex, which folder is the class (None: the workload's)
+    split: str = "auto"  # --split: auto | random | folders | folders:VALID (see recipebench.checks)
+    drop_small_classes: bool = False  # --drop-small-classes: leave out classes too small to train, not stop
+
+
+@dataclass(frozen=True)
+class FolderSplit:
+    """A folder that comes split: ``DIR/<train>/<class>/...`` and ``DIR/<valid>/<class>/...``.
+
+    ``valid`` is None for a folder with a training folder but no validation one (``train/`` and
+    ``test/``), which can only be split at random.
+    """
+
+    train: str = "train"
+    valid: str | None = "valid"
+
+    def __str__(self) -> str:
+        return f"folders(train={self.train}, valid={self.valid})"
 
 
 @dataclass(frozen=True)
@@ -166,7 +191,7 @@ class PreparedData:
     """A workload made ready on disk: a folder of images in the Pets layout and how to label them."""
 
     images_dir: Path
-    label_re: str | None  # regex with one group on the file name; None: label by parent folder
+    label_re: str | None  # regex with one group on the file name; None: label by folder (label_folder)
     fingerprint: str  # sha256 over relative file names and sizes
     n_files: int
     #: Named weight sources this workload offers, e.g. {"synthetic-source": pretrain}; each is
@@ -176,9 +201,26 @@ class PreparedData:
     skipped_files: tuple[str, ...] = ()  # files left out (unreadable), relative to images_dir
     converted_files: tuple[str, ...] = ()  # readable but converted (grayscale, PNG named .jpg, ...)
     description: str = ""
+    #: Without ``label_re``: which folder is an image's class (see :data:`LabelFolder`).
+    label_folder: LabelFolder = "parent"
+    #: The training and validation folders the images lie in, when the folder comes split; the class
+    #: folders are then the ones inside them. None: class folders (or named files) directly under images_dir.
+    folders: FolderSplit | None = None
+    #: Which split trains: ``random`` (the chapter's RandomSplitter over every item) or ``folders``
+    #: (exactly the split ``folders`` gives).
+    split: SplitKind = "random"
+    #: The files fastai reads, relative to images_dir (POSIX), in this order (the random split depends
+    #: on it). None: every image file under images_dir but ``skipped_files``, sorted.
+    items: tuple[str, ...] | None = None
+    #: Each class's (training, validation) image counts under the split, when the workload checked them.
+    class_counts: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    dropped_classes: tuple[str, ...] = ()  # classes left out as too small to train (--drop-small-classes)
 
     def __post_init__(self) -> None:
         _frozen_mapping(self, "weight_sources")
+        _frozen_mapping(self, "class_counts")
+        if self.split == "folders" and (self.folders is None or self.folders.valid is None):
+            raise ValueError(f"split 'folders' needs a training and a validation folder, got {self.folders}")
 
 
 @dataclass(frozen=True)

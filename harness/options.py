@@ -6,9 +6,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
-from recipebench.api import SCALE_NAMES
+from recipebench.api import LABEL_FOLDERS, SCALE_NAMES
+from recipebench.checks import MIN_CLASS_IMAGES
 
 DEVICES = ("auto", "cpu", "cuda")
+SPLITS = ("auto", "random", "folders")  # folders:NAME names the validation folder
 
 
 class UsageError(ValueError):
@@ -76,6 +78,9 @@ class Options:
     cache_dir: Path | None = None
     data_dir: Path | None = None
     label_re: str | None = None
+    labels: str | None = None  # top | parent: which folder is the class without --label-re (None: the workload's)
+    split: str = "auto"  # auto | random | folders | folders:VALID
+    drop_small_classes: bool = False
     arch: str | None = None  # overrides the scale's default architecture
     deep_arch: str | None = None  # overrides the scale's deeper architecture (arch_role="deep" recipes)
     weights: str = "auto"  # auto: the workload's default; none; imagenet; a source name; a file path
@@ -95,6 +100,15 @@ class Options:
             raise UsageError(f"--data-dir {self.data_dir}: not a directory")
         if Path(self.results_dir).exists() and not Path(self.results_dir).is_dir():
             raise UsageError(f"--results-dir {self.results_dir}: exists and is not a directory")
+        if self.labels is not None and self.labels not in LABEL_FOLDERS:
+            raise UsageError(f"--labels {self.labels!r}: choose one of {', '.join(LABEL_FOLDERS)}")
+        if self.labels is not None and self.label_re is not None:
+            raise UsageError(f"--labels {self.labels} and --label-re: choose one (--label-re labels by file name, "
+                             "--labels by folder)")
+        mode, colon, valid = self.split.partition(":")
+        if mode not in SPLITS or (colon and (mode != "folders" or not valid or "/" in valid)):
+            raise UsageError(f"--split {self.split!r}: choose auto, random, folders or folders:NAME (NAME: the "
+                             "validation folder beside train/, e.g. folders:test)")
         if self.label_re is not None:
             import re
 
@@ -119,6 +133,12 @@ OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...]
      Path, None),
     ("--data-dir", "data_dir", "use this image folder (Pets layout) instead of the workload's own source", Path, None),
     ("--label-re", "label_re", "regex with one group giving the label from a file name", str, None),
+    ("--labels", "labels", "without --label-re, the class of an image is its top-level folder (top, any depth below "
+     "it; default) or its own folder (parent, fastai's parent_label)", str, None),
+    ("--split", "split", "auto | random | folders | folders:NAME -- auto (default): a folder's own train/ + valid/ "
+     "(or val/) split when it has one, else RandomSplitter(valid_pct=0.2, seed=42)", str, "auto"),
+    ("--drop-small-classes", "drop_small_classes", "leave out classes too small to train (fewer than "
+     f"{MIN_CLASS_IMAGES} images, or none in training) instead of stopping", None, False),
     ("--arch", "arch", "architecture for ordinary recipes (default: the scale's)", str, None),
     ("--deep-arch", "deep_arch", "architecture for recipes that ask for the deeper one (default: the scale's)", str,
      None),
@@ -130,7 +150,7 @@ OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...]
 )
 REPEATABLE = ("recipes", "recipe_options")
 #: Options that take no value: present or not.
-FLAGS = ("deterministic",)
+FLAGS = ("drop_small_classes", "deterministic")
 
 
 def from_values(values: Mapping[str, Any]) -> Options:

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
     values = {dest: config.getoption(_DEST_PREFIX + dest) for _f, dest, *_ in OPTION_TABLE}
     try:
-        config.stash[SESSION_KEY] = BenchSession(from_values(values))
+        config.stash[SESSION_KEY] = BenchSession(from_values(values), say=_terminal_line(config))
     except (UsageError, PluginError) as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -72,6 +73,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         bench.check_setup(recipes)
     except (SetupError, UsageError) as exc:
         raise pytest.UsageError(f"recipebench: {exc}") from None
+
+
+def _terminal_line(config: pytest.Config):
+    """Write a line to the terminal now, even while pytest captures output (at the end of collection, in a
+    test's setup): capture is suspended for it."""
+    def say(line: str) -> None:
+        capture = config.pluginmanager.getplugin("capturemanager")
+        reporter = config.pluginmanager.getplugin("terminalreporter")
+        if reporter is None:  # pragma: no cover - pytest run with -p no:terminal
+            return
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.write_line(f"recipebench: {line}")
+    return say
 
 
 @pytest.fixture

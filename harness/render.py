@@ -64,7 +64,8 @@ def context_lines(results: Sequence[RunResult]) -> list[str]:
     weights = _joined((f"{x.weights.source} ({x.weights.arch})" for x in results), ", ")
     seeds = sorted({x.seed for x in results})
     return [
-        f"workload {r.workload} ({r.n_classes} classes, {r.n_train} train / {r.n_valid} valid images), "
+        f"workload {r.workload} ({r.n_classes} classes, {r.n_train} train / {r.n_valid} valid images, split "
+        f"{c.split}), "
         f"scale {r.scale}: Resize({c.presize}), size {c.image_size}, bs {c.batch_size}; seeds {seeds}",
         f"device {r.device_name}; torch {r.versions.get('torch')}, fastai {r.versions.get('fastai')}; "
         f"weights: {weights}",

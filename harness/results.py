@@ -12,7 +12,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any, Mapping
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STATUS_OK = "ok"
 STATUS_ERROR = "error"  # the recipe raised: the traceback is in ``error``
 STATUS_DIVERGED = "diverged"  # the training loss went non-finite or exploded: see ``divergence``
@@ -114,8 +114,11 @@ class Config:
     num_workers: int
     max_epochs_per_fit: int | None
     lr_find_num_it: int | None
-    valid_pct: float
-    split_seed: int
+    valid_pct: float | None  # the random split's; None for a folders split
+    split_seed: int | None  # likewise
+    #: The split trained on: "random(valid_pct=0.2, seed=42)" (the chapter's) or the folder's own,
+    #: "folders(train=train, valid=valid)".
+    split: str
 
 
 @dataclass(frozen=True)
@@ -179,10 +182,11 @@ class RunResult:
     skipped_files: tuple[str, ...] = ()
     converted_files: tuple[str, ...] = ()
     divergence: Divergence | None = None  # set when status is "diverged"
+    dropped_classes: tuple[str, ...] = ()  # classes left out as too small to train (--drop-small-classes)
 
     def __post_init__(self) -> None:
         _freeze(self, "recipe_options", "epochs", "outcomes", "lr_finds", "calls", "most_confused", "versions",
-                "environment", "skipped_files", "converted_files")
+                "environment", "skipped_files", "converted_files", "dropped_classes")
 
     @property
     def ok(self) -> bool:
@@ -237,8 +241,17 @@ def _to_3(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "divergence": None}
 
 
+def _to_4(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 4 added ``config.split`` and ``dropped_classes``: older runs all trained on the random
+    split their ``valid_pct`` and ``split_seed`` say, with every class."""
+    config = doc.get("config")
+    if isinstance(config, Mapping) and "split" not in config:
+        config = {**config, "split": f"random(valid_pct={config.get('valid_pct')}, seed={config.get('split_seed')})"}
+    return {**doc, "config": config, "dropped_classes": doc.get("dropped_classes", [])}
+
+
 #: How a document of version N becomes version N + 1 (asv's ``update_to_N``), applied in turn.
-UPGRADES = {1: _to_2, 2: _to_3}
+UPGRADES = {1: _to_2, 2: _to_3, 3: _to_4}
 
 
 def upgrade(doc: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -190,7 +190,7 @@ class PreparedRun:
                           batch_size=p.scale.batch_size, scale=p.scale.name,
                           num_workers=workers,
                           max_epochs_per_fit=p.scale.max_epochs_per_fit, lr_find_num_it=p.scale.lr_find_num_it,
-                          valid_pct=data_mod.VALID_PCT, split_seed=data_mod.SPLIT_SEED),
+                          **_split_config(p.data)),
             n_classes=int(self.dls.c),
             n_train=len(self.dls.train_ds),
             n_valid=len(self.dls.valid_ds),
@@ -217,7 +217,16 @@ class PreparedRun:
             skipped_files=p.data.skipped_files,
             converted_files=p.data.converted_files,
             divergence=self.divergence,
+            dropped_classes=p.data.dropped_classes,
         )
+
+
+def _split_config(data: PreparedData) -> dict[str, Any]:
+    """The split as the result's config records it: valid_pct and split_seed only for the random one."""
+    folders = data_mod.training_split(data)
+    random = folders is None
+    return {"split": data_mod.split_description(folders), "valid_pct": data_mod.VALID_PCT if random else None,
+            "split_seed": data_mod.SPLIT_SEED if random else None}
 
 
 def _best(epochs) -> tuple[float | None, int | None]:

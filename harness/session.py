@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from recipebench import store
 from recipebench import weights as weights_mod
 from recipebench.api import Arch, PreparedData, Recipe, WeightsFile, WorkloadRequest
 from recipebench.cache import default_cache_dir
+from recipebench.checks import class_report
 from recipebench.environment import (
     DeviceError,
     git_commit,
@@ -45,8 +46,12 @@ class Saved:
 
 
 class BenchSession:
-    def __init__(self, options: Options, registry: Registry | None = None) -> None:
+    def __init__(self, options: Options, registry: Registry | None = None,
+                 say: Callable[[str], None] | None = None) -> None:
+        """``say``: where the session reports what it is about to train on (the data's classes and
+        split, once, before the first run); None: nowhere."""
         self.options = options
+        self.say = say
         self.registry = registry if registry is not None else load_registry(options.plugins_dir)
         try:
             self.workload = self.registry.workload(options.workload)
@@ -112,12 +117,17 @@ class BenchSession:
     def data(self) -> PreparedData:
         """The workload's data, made ready once per session."""
         if self._data is None:
+            o = self.options
             request = WorkloadRequest(scale=self.scale, cache_dir=self.cache_dir, device=self.device,
-                                      data_dir=self.options.data_dir, label_re=self.options.label_re)
+                                      data_dir=o.data_dir, label_re=o.label_re, labels=o.labels, split=o.split,
+                                      drop_small_classes=o.drop_small_classes)
             try:
                 self._data = self.workload.prepare(request)
             except (OSError, ValueError, RuntimeError) as exc:
                 raise WorkloadError(f"workload {self.workload.name!r}: {exc}") from exc
+            if self.say is not None:
+                for line in class_report(self._data):
+                    self.say(line)
         return self._data
 
     def arch_for(self, recipe: Recipe) -> Arch:

@@ -86,11 +86,18 @@ def pets_images(url: str = PETS_URL) -> Path:
 
 
 def prepare(request: WorkloadRequest) -> PreparedData:
+    if request.labels is not None:
+        raise ValueError(f"--labels {request.labels}: pets labels by file name (--label-re); --labels is for "
+                         "--workload folder")
     if request.data_dir is not None:
         folder, what = Path(request.data_dir), f"Pets-layout folder {request.data_dir}"
     else:
         folder, what = pets_images(), "Oxford-IIIT Pet, untar_data(URLs.PETS)/'images'"
-    return checked_data(folder, request.label_re or PETS_LABEL_RE, request.cache_dir, what, default_weights=IMAGENET)
+    # need_validation=False: the chapter's split is the experiment; a sample of Pets may leave a breed with no
+    # validation image (warned about), which is no reason to refuse the chapter's own split.
+    return checked_data(folder, request.label_re or PETS_LABEL_RE, request.cache_dir, what, split=request.split,
+                        drop_small_classes=request.drop_small_classes, need_validation=False,
+                        default_weights=IMAGENET)
 
 
 @hookimpl

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from PIL import Image
 
 SIZE = (40, 32)  # px; presizing scales them up, which is fine for tests
 COLOURS = ((200, 40, 40), (40, 160, 60), (40, 60, 200), (200, 180, 40))
+#: Images per class in :func:`pets_tree`: enough that the chapter's random split (20%, seed 42) puts
+#: at least one image of each class in validation, with or without the bad files (with 8, one class
+#: gets none, and the check warns that its errors go unmeasured).
+PER_CLASS = 10
 
 
 def picture(class_index: int, i: int, mode: str = "RGB") -> Image.Image:
@@ -25,12 +29,50 @@ def encoded(im: Image.Image, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def pets_tree(root: Path, classes: tuple[str, ...] = ("Abyssinian", "Bengal"), per_class: int = 8) -> Path:
+def pets_tree(root: Path, classes: tuple[str, ...] = ("Abyssinian", "Bengal"), per_class: int = PER_CLASS) -> Path:
     """``root/<Class>_<n>.jpg``, ``per_class`` good RGB JPEGs per class, named as in Pets."""
     root.mkdir(parents=True, exist_ok=True)
     for c, name in enumerate(classes):
         for i in range(1, per_class + 1):
             (root / f"{name}_{i}.jpg").write_bytes(encoded(picture(c, i), "JPEG"))
+    return root
+
+
+#: Extensions as they come from phones, cameras and the web: (suffix, PIL format).
+SUFFIXES = ((".jpg", "JPEG"), (".JPG", "JPEG"), (".jpeg", "JPEG"), (".png", "PNG"))
+
+
+def class_folders(root: Path, counts: Mapping[str, int], colour_of: Mapping[str, int] | None = None) -> Path:
+    """``root/<class>/<class> <n>.<ext>``: ``counts[class]`` good RGB images per class, their extensions
+    cycling through :data:`SUFFIXES` and their names holding a space; ``colour_of``: a class's colour
+    index (default: its position), so that a class split over train/ and valid/ looks the same in both."""
+    for c, (name, n) in enumerate(counts.items()):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        colour = c if colour_of is None else colour_of[name]
+        for i in range(n):
+            suffix, fmt = SUFFIXES[i % len(SUFFIXES)]
+            (root / name / f"{name} {i}{suffix}").write_bytes(encoded(picture(colour, i), fmt))
+    return root
+
+
+def as_they_come(root: Path, per_class: int = 8) -> Path:
+    """A folder the way image datasets usually come: ``Cats/`` and ``Dogs/`` with mixed
+    .jpg/.JPG/.jpeg/.png, spaces in names, a ``README.txt``, a ``.DS_Store``, and one image in a
+    sub-folder, ``Dogs/extra/nested.jpg`` (a Dogs image: the class is the top-level folder)."""
+    class_folders(root, {"Cats": per_class, "Dogs": per_class})
+    (root / "Dogs" / "extra").mkdir()
+    (root / "Dogs" / "extra" / "nested.jpg").write_bytes(encoded(picture(1, 99), "JPEG"))
+    (root / "README.txt").write_text("Cats and dogs, photographed at home.\n")
+    (root / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(100))
+    return root
+
+
+def split_folders(root: Path, train: Mapping[str, int], valid: Mapping[str, int], valid_name: str = "valid") -> Path:
+    """``root/train/<class>/...`` and ``root/<valid_name>/<class>/...`` (:func:`class_folders`), a class
+    keeping its colour in both."""
+    colour_of = {name: c for c, name in enumerate(dict.fromkeys([*train, *valid]))}
+    class_folders(root / "train", train, colour_of)
+    class_folders(root / valid_name, valid, colour_of)
     return root
 
 

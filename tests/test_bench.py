@@ -96,6 +96,8 @@ def test_pytest_benchmark_compare_shows_the_saved_run(smoke_run):
     (["--recipe-option", "lr_find_tuned.suggestion=valley"], "choose one of minimum, steep"),
     (["--plugins-dir", "/nonexistent"], "--plugins-dir /nonexistent: not a directory"),
     (["--label-re", "no group"], "needs exactly one group"),
+    (["--split", "sideways"], "--split 'sideways': choose auto, random, folders or folders:NAME"),
+    (["--labels", "grand"], "--labels 'grand': choose one of top, parent"),
 ])
 def test_bad_options_are_usage_errors(args, message, cache_dir):
     proc = bench(["--benchmark-only", *args], cache_dir, check=False)

@@ -12,12 +12,21 @@ from recipebench.checks import DataError, DataWarning, checked_data
 from recipebench.data import PETS_LABEL_RE, image_files
 from recipebench.plugins import folder as folder_workload
 from recipebench.plugins import pets
-from tests.images import ODD, UNREADABLE, add_bad_files, pets_tree, picture, snapshot
+from tests.images import (
+    ODD,
+    PER_CLASS,
+    UNREADABLE,
+    add_bad_files,
+    class_folders,
+    pets_tree,
+    picture,
+    snapshot,
+)
 
 
 @pytest.fixture
 def bad_tree(tmp_path):
-    """16 good Pets-layout JPEGs in 2 classes, plus every unreadable and odd kind of file."""
+    """2 x PER_CLASS good Pets-layout JPEGs in 2 classes, plus every unreadable and odd kind of file."""
     tree = pets_tree(tmp_path / "images")
     add_bad_files(tree)
     return tree
@@ -35,7 +44,7 @@ def test_unreadable_files_are_left_out_with_a_warning_naming_them(bad_tree, tmp_
     assert "Abyssinian_90.jpg: empty (0 bytes)" in warned
     assert "Abyssinian_91.jpg: truncated" in warned
     assert "Bengal_90.jpg: not an image" in warned
-    assert data.n_files == 16 + len(ODD)
+    assert data.n_files == 2 * PER_CLASS + len(ODD)
     fastai_sees = {p.name for p in image_files(data.images_dir, data.skipped_files)}
     assert fastai_sees == {p.name for p in bad_tree.iterdir()} - set(UNREADABLE)
 
@@ -65,7 +74,7 @@ def test_the_scan_is_cached_until_a_file_changes(bad_tree, tmp_path, monkeypatch
     assert seen == [] and again == first
     (bad_tree / "Bengal_90.jpg").write_bytes(picture(1, 90).tobytes())  # still not an image, but changed
     check(bad_tree, tmp_path / "cache")
-    assert len(seen) == 16 + len(ODD) + len(UNREADABLE)
+    assert len(seen) == 2 * PER_CLASS + len(ODD) + len(UNREADABLE)
 
 
 def test_a_clean_folder_is_used_as_it_is(tmp_path):
@@ -83,7 +92,8 @@ def test_names_the_labeller_cannot_parse_stop_the_run_before_any_decoding(bad_tr
     with pytest.raises(DataError) as info:
         checked_data(bad_tree, PETS_LABEL_RE, tmp_path / "cache", "x")
     msg = str(info.value)
-    assert "cannot parse 3 of 27 file name(s)" in msg and repr(PETS_LABEL_RE) in msg and "--label-re" in msg
+    assert f"cannot parse 3 of {2 * PER_CLASS + 11} file name(s)" in msg
+    assert repr(PETS_LABEL_RE) in msg and "--label-re" in msg
     assert "Abyssinian.jpg" in msg and "IMG_0001.JPG" in msg and "notes-final.jpg" in msg
 
 
@@ -112,20 +122,19 @@ def test_an_empty_folder_a_single_class_and_nothing_readable_are_errors(tmp_path
         checked_data(broken, PETS_LABEL_RE, tmp_path / "cache", "x")
 
 
-def test_folder_workload_labels_by_parent_folder_or_regex(tmp_path):
-    root = tmp_path / "mine"
-    for c, label in enumerate(("cats", "dogs")):
-        (root / label).mkdir(parents=True)
-        for i in range(3):
-            picture(c, i).save(root / label / f"{label[:-1]}{i}.jpg")
+def test_folder_workload_labels_by_class_folder_or_regex(tmp_path):
+    root = class_folders(tmp_path / "mine", {"cats": PER_CLASS, "dogs": PER_CLASS})
     request = WorkloadRequest(scale=pets.SCALES["smoke"], cache_dir=tmp_path / "cache", data_dir=root)
     data = folder_workload.prepare(request)
-    assert data.label_re is None and data.n_files == 6 and data.default_weights == "imagenet"
+    assert data.label_re is None and data.n_files == 2 * PER_CLASS and data.default_weights == "imagenet"
+    assert (data.label_folder, data.split, data.folders) == ("top", "random", None)
     picture(0, 9).save(root / "stray.jpg")
-    with pytest.raises(DataError, match=r"lie directly in .*mine.*stray.jpg.*--label-re"):
+    with pytest.raises(DataError, match=r"lie directly in .*mine rather than in a class sub-folder: stray.jpg.*"
+                                        r"--label-re"):
         folder_workload.prepare(request)
+    (root / "stray.jpg").unlink()
     by_name = WorkloadRequest(scale=pets.SCALES["smoke"], cache_dir=tmp_path / "cache", data_dir=root,
-                              label_re=r"^([a-z]+?)\d*\.jpg$")
-    assert folder_workload.prepare(by_name).label_re == r"^([a-z]+?)\d*\.jpg$"
+                              label_re=r"^([a-z]+) \d+")
+    assert folder_workload.prepare(by_name).label_re == r"^([a-z]+) \d+"
     with pytest.raises(ValueError, match="--data-dir"):
         folder_workload.prepare(WorkloadRequest(scale=pets.SCALES["smoke"], cache_dir=tmp_path))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 
@@ -292,9 +293,9 @@ def test_matrix_by_torch_orders_versions_naturally():
 
 
 def test_matrix_by_any_recorded_field():
-    rs = results(range(2)) + results(range(2), config=make_result().config.__class__(
-        "resnet34", 96, 64, 32, "quick", 0, None, None, 0.2, 42))
+    rs = results(range(2)) + results(range(2), config=dataclasses.replace(make_result().config, arch="resnet34"))
     assert matrix.build(rs, "arch").values == ("resnet18", "resnet34")
+    assert matrix.build(rs, "split", force=True).values == ("random(valid_pct=0.2, seed=42)",)
     assert matrix.build(rs, "config.arch").values == ("resnet18", "resnet34")
     # Along host or device the two archs' runs of a seed share a cell: pooled only when forced.
     assert matrix.build(rs, "host", force=True).values == ("testhost",)

@@ -35,6 +35,9 @@ def test_defaults_and_values():
     assert (opts.workload, opts.scale, opts.seeds, opts.device, opts.weights) == ("synthetic", None, (0,), "auto", "auto")
     opts = from_values({"scale": "smoke", "seeds": "2", "recipes": ["baseline"]})
     assert (opts.scale, opts.seeds, opts.recipes) == ("smoke", (0, 1), ("baseline",))
+    assert (opts.labels, opts.split, opts.drop_small_classes) == (None, "auto", False)
+    opts = from_values({"labels": "parent", "split": "folders:test", "drop_small_classes": True})
+    assert (opts.labels, opts.split, opts.drop_small_classes) == ("parent", "folders:test", True)
 
 
 def test_bad_values(tmp_path):
@@ -47,3 +50,10 @@ def test_bad_values(tmp_path):
         Options(results_dir=tmp_path / "file")
     with pytest.raises(UsageError, match="not a regular expression"):
         Options(label_re="(")
+    with pytest.raises(UsageError, match="--labels 'grand': choose one of top, parent"):
+        Options(labels="grand")
+    with pytest.raises(UsageError, match="--labels parent and --label-re: choose one"):
+        Options(labels="parent", label_re="(.+)_")
+    for bad in ("sideways", "random:x", "folders:", "folders:a/b"):
+        with pytest.raises(UsageError, match=f"--split '{bad}': choose auto, random, folders or folders:NAME"):
+            Options(split=bad)

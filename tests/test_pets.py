@@ -18,7 +18,7 @@ from recipebench.results import validate
 from recipebench.session import BenchSession, WorkloadError
 from recipebench.weights import cache_path, imagenet_weights
 from tests.conftest import REPO, subprocess_env
-from tests.images import ODD, UNREADABLE, add_bad_files, pets_tree
+from tests.images import ODD, PER_CLASS, UNREADABLE, add_bad_files, pets_tree
 
 OFFLINE = socket.gaierror(-2, "Name or service not known")
 
@@ -85,11 +85,11 @@ def test_pets_in_fastais_cache_are_used_without_network(tmp_path, monkeypatch, n
     monkeypatch.setenv("FASTAI_HOME", str(home))
     data = pets.prepare(request(tmp_path))
     assert data.images_dir == home / "data" / "oxford-iiit-pet" / "images"
-    assert (data.n_files, data.label_re, data.default_weights) == (16, PETS_LABEL_RE, "imagenet")
+    assert (data.n_files, data.label_re, data.default_weights) == (2 * PER_CLASS, PETS_LABEL_RE, "imagenet")
 
 
 def test_data_dir_and_label_re(tmp_path, no_network_needed):
-    tree = pets_tree(tmp_path / "mine", classes=("a_cat", "b_dog"), per_class=3)
+    tree = pets_tree(tmp_path / "mine", classes=("a_cat", "b_dog"))
     assert pets.prepare(request(tmp_path, data_dir=tree)).images_dir == tree
     got = pets.prepare(request(tmp_path, data_dir=tree, label_re=r"^([ab])_"))
     assert got.label_re == r"^([ab])_" and "2 classes" in got.description
@@ -157,7 +157,7 @@ def test_a_dataset_that_fights_back_trains_and_the_result_says_so(tmp_path, torc
     assert result.ok, result.error
     validate(result.to_dict())
     assert sorted(result.skipped_files) == sorted(UNREADABLE) and sorted(result.converted_files) == sorted(ODD)
-    assert result.n_train + result.n_valid == 16 + len(ODD) and result.n_classes == 2
+    assert result.n_train + result.n_valid == 2 * PER_CLASS + len(ODD) and result.n_classes == 2
     assert (result.weights.source, result.weights.arch) == ("imagenet", "resnet18")
     assert result.weights.detail["torchvision_weights"] == "ResNet18_Weights.IMAGENET1K_V1"
     assert result.weights.path == str(weights)

@@ -145,6 +145,7 @@ def test_recipebench_list_shows_outside_plugins(installed_dist, tmp_path):
     assert "local_one" in out and str(tmp_path / "local_one.py") in out
     assert "baseline" in out and "recipebench.plugins.baseline [built-in]" in out
     assert "synthetic" in out and "recipebench.plugins.synthetic [built-in]" in out
+    assert "class = top-level folder, DIR/<class>/... at any depth (--labels parent" in out  # the folder workload
 
 
 def test_a_broken_entry_point_is_named(tmp_path, monkeypatch):

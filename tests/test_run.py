@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from recipebench import store
-from recipebench.results import RunResult, validate
+from recipebench.results import SCHEMA_VERSION, RunResult, validate
 
 
 def test_result_follows_the_schema_and_round_trips(baseline_result):
@@ -145,32 +145,49 @@ def test_the_markdown_report_keeps_its_context_lines_apart():
 
 def test_a_version_1_document_without_rss_at_start_still_loads(baseline_result, tmp_path):
     """Results written before rss_at_start_bytes existed are read (field unknown), never refused."""
-    old = baseline_result.to_dict()
-    old["schema_version"] = 1
-    del old["rss_at_start_bytes"]
-    (tmp_path / "baseline-seed0.json").write_text(json.dumps(old))
+    (tmp_path / "baseline-seed0.json").write_text(json.dumps(as_version(baseline_result, 1)))
     (loaded,) = store.load_results([tmp_path])
-    assert loaded.schema_version == 3 and loaded.rss_at_start_bytes is None and loaded.divergence is None
+    assert loaded.schema_version == SCHEMA_VERSION and loaded.rss_at_start_bytes is None and loaded.divergence is None
     assert loaded.error_rate == baseline_result.error_rate
     current = baseline_result.to_dict()
-    del current["rss_at_start_bytes"]  # a version 2 or 3 document must still carry it
+    del current["rss_at_start_bytes"]  # a current document must still carry it
     (tmp_path / "baseline-seed0.json").write_text(json.dumps(current))
     with pytest.raises(store.ResultsError, match="rss_at_start_bytes"):
         store.load_results([tmp_path])
 
 
+def as_version(result, version: int) -> dict:
+    """``result`` as schema ``version`` wrote it: before 4 without config.split and dropped_classes,
+    before 3 without divergence, before 2 without rss_at_start_bytes."""
+    doc = result.to_dict()
+    if version < 4:
+        del doc["config"]["split"], doc["dropped_classes"]
+    if version < 3:
+        del doc["divergence"]
+    if version < 2:
+        del doc["rss_at_start_bytes"]
+    return {**doc, "schema_version": version}
+
+
 def test_a_version_2_document_without_divergence_still_loads(baseline_result, tmp_path):
     """Schema 3 added the status "diverged" and its record; version 2 documents load with none."""
-    old = baseline_result.to_dict()
-    old["schema_version"] = 2
-    del old["divergence"]
-    (tmp_path / "baseline-seed0.json").write_text(json.dumps(old))
+    (tmp_path / "baseline-seed0.json").write_text(json.dumps(as_version(baseline_result, 2)))
     (loaded,) = store.load_results([tmp_path])
     assert loaded == baseline_result
 
 
+def test_a_version_3_document_reads_as_the_random_split_with_every_class(baseline_result, tmp_path):
+    """Results written before folders brought their own split: the chapter's random split, nothing dropped."""
+    (tmp_path / "baseline-seed0.json").write_text(json.dumps(as_version(baseline_result, 3)))
+    (loaded,) = store.load_results([tmp_path])
+    assert loaded.schema_version == SCHEMA_VERSION == 4
+    assert loaded.config.split == "random(valid_pct=0.2, seed=42)" == baseline_result.config.split
+    assert (loaded.config.valid_pct, loaded.config.split_seed, loaded.dropped_classes) == (0.2, 42, ())
+    assert loaded == baseline_result
+
+
 def test_the_schema_id_names_its_version():
-    from recipebench.results import SCHEMA_VERSION, schema
+    from recipebench.results import schema
 
     assert schema()["$id"].endswith(f"/result-{SCHEMA_VERSION}.json")
     assert schema()["properties"]["schema_version"] == {"const": SCHEMA_VERSION}
@@ -181,4 +198,4 @@ def test_the_committed_baseline_still_loads():
     from tests.conftest import REPO
 
     results = store.load_results([REPO / "results" / "baseline"])
-    assert results and all(r.schema_version == 3 for r in results)
+    assert results and all(r.schema_version == SCHEMA_VERSION for r in results)
