@@ -94,6 +94,7 @@ class EpochMeter(Callback):
             train_s=self.train_s,
             train_samples=int(self.samples),
         ))
+        self.log.notify("epoch", self.log.epochs[-1], k=self.learn.epoch + 1, n=self.learn.n_epoch, span=self.log.span)
 
 
 class DtypeProbe(Callback):

@@ -103,7 +103,11 @@ class RunContext:
         self._spans.append(span)
         synchronize(self._log.device)
         t0 = time.perf_counter()
-        yield span
+        outer, self._log.span = self._log.span, name
+        try:
+            yield span
+        finally:
+            self._log.span = outer
         synchronize(self._log.device)
         span.own_wall_s = time.perf_counter() - t0
         span.last_epoch = len(self._log.epochs)

@@ -59,6 +59,40 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+#: CPU flags (as /proc/cpuinfo spells them) that say what bfloat16 and vector work will cost.
+CPU_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_flags() -> list[str]:
+    """Which of :data:`CPU_FLAGS` this CPU has (empty where /proc/cpuinfo cannot be read)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                have = set(line.split(":", 1)[1].split())
+                return [f for f in CPU_FLAGS if f in have]
+    except OSError:
+        pass
+    return []
+
+
+def cpu_bf16() -> dict[str, Any]:
+    """What this CPU can do in bfloat16: ``native`` is oneDNN's own check (the bf16 kernels PyTorch uses
+    for convolutions and matmuls exist for this CPU: AVX512-BF16, AMX, or AVX512 cores). Without them
+    PyTorch falls back to slow reference convolutions, about 20x slower than float32 (measured here on an
+    AVX2-only CPU: resnet50 fine_tune(6, freeze_epochs=3) 2,223 s in bf16 against 113 s in fp32)."""
+    import torch
+
+    flags = cpu_flags()
+    try:
+        native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        how = "oneDNN (torch.ops.mkldnn._is_mkldnn_bf16_supported)"
+    except (AttributeError, RuntimeError):  # an older or stripped torch: judge by the flags
+        native = bool({"avx512_bf16", "amx_bf16", "avx512bw"} & set(flags))
+        how = "CPU flags"
+    return {"native": native, "checked_by": how, "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "flags": flags}
+
+
 def _version(dist: str) -> str | None:
     try:
         return metadata.version(dist)
@@ -106,6 +140,7 @@ def environment(device, code_state: Mapping[str, Any]) -> dict:
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "cpu": cpu_model(),
+        "cpu_bf16": cpu_bf16(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cuda_available": torch.cuda.is_available(),

@@ -16,9 +16,10 @@ import gc
 import math
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 from recipebench.environment import is_cuda, mixed_dtype
 from recipebench.results import CallRecord, EpochRecord, LrFindRecord
@@ -72,6 +73,30 @@ class RunLog:
     fits: int = 0
     pred_dtypes: list[str] = field(default_factory=list)  # dtype of the model output, per fit
     overhead_s: float = 0.0  # harness work inside the recipe's timer (saving outcome weights), subtracted
+    #: Told of each epoch and lr_find as it ends (live progress); None: nobody is watching.
+    observer: RunObserver | None = None
+    span: str | None = None  # the outcome or stage now training, if any
+
+    def notify(self, event: str, *args: Any, **kwargs: Any) -> None:
+        """Tell the observer; one that fails is dropped with a warning: watching must never stop a run."""
+        if self.observer is None:
+            return
+        try:
+            getattr(self.observer, event)(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - a display bug is not the recipe's failure
+            warnings.warn(f"progress display failed and is off for this run: {type(exc).__name__}: {exc}",
+                          RuntimeWarning, stacklevel=2)
+            self.observer = None
+
+
+class RunObserver(Protocol):
+    """Who watches a run as it trains (the suite's live progress)."""
+
+    def epoch(self, record: EpochRecord, k: int, n: int, span: str | None) -> None:
+        """An epoch ended: the ``k``-th of the ``n`` of its fit, inside outcome/stage ``span``."""
+
+    def lr_find(self, record: LrFindRecord) -> None:
+        """An lr_find ended."""
 
 
 def num(v) -> float | None:
@@ -110,6 +135,7 @@ class CallLog:
                 self.depth -= 1
             if name == "lr_find":
                 self._record_lr_find(learn, result, kwargs.get("num_it", 100), time.perf_counter() - t0)
+                self.log.notify("lr_find", self.log.lr_finds[-1])
             return result
 
         return wrapper

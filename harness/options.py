@@ -10,6 +10,7 @@ from recipebench.api import LABEL_FOLDERS, SCALE_NAMES
 from recipebench.checks import MIN_CLASS_IMAGES
 
 DEVICES = ("auto", "cpu", "cuda")
+CPU_BF16 = ("auto", "always", "never")
 SPLITS = ("auto", "random", "folders")  # folders:NAME names the validation folder
 
 
@@ -88,6 +89,11 @@ class Options:
     #: cuDNN's deterministic algorithms and torch.use_deterministic_algorithms (slower on a GPU); off by
     #: default, as in the chapter. Seeds make a CPU run repeat exactly either way.
     deterministic: bool = False
+    #: On a CPU, whether recipes that ask for mixed precision (bf16 there) run: ``auto`` only where the CPU
+    #: has native bfloat16 kernels, ``always``, or ``never``. On CUDA they always run (fp16).
+    cpu_bf16: str = "auto"
+    #: Skip the cases of this configuration already finished in --results-dir (an interrupted suite).
+    resume: bool = False
 
     def __post_init__(self) -> None:
         if self.scale is not None and self.scale not in SCALE_NAMES:
@@ -100,6 +106,8 @@ class Options:
             raise UsageError(f"--data-dir {self.data_dir}: not a directory")
         if Path(self.results_dir).exists() and not Path(self.results_dir).is_dir():
             raise UsageError(f"--results-dir {self.results_dir}: exists and is not a directory")
+        if self.cpu_bf16 not in CPU_BF16:
+            raise UsageError(f"--cpu-bf16 {self.cpu_bf16!r}: choose one of {', '.join(CPU_BF16)}")
         if self.labels is not None and self.labels not in LABEL_FOLDERS:
             raise UsageError(f"--labels {self.labels!r}: choose one of {', '.join(LABEL_FOLDERS)}")
         if self.labels is not None and self.label_re is not None:
@@ -147,10 +155,15 @@ OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...]
     ("--recipe-option", "recipe_options", "RECIPE.KEY=VALUE, a recipe's option (repeatable)", str, None),
     ("--deterministic", "deterministic", "deterministic cuDNN and torch algorithms: repeatable GPU runs, slower "
      "(default off, as in the chapter; CPU runs repeat exactly either way)", None, False),
+    ("--cpu-bf16", "cpu_bf16", "auto | always | never: on a CPU, run the mixed-precision (bf16) recipes only where "
+     "the CPU has native bfloat16 kernels (auto, the default; elsewhere bf16 is about 20x slower), always, or never",
+     str, "auto"),
+    ("--resume", "resume", "skip the cases already finished with this configuration in --results-dir (after an "
+     "interrupted suite); the session continues in that session's folder", None, False),
 )
 REPEATABLE = ("recipes", "recipe_options")
 #: Options that take no value: present or not.
-FLAGS = ("drop_small_classes", "deterministic")
+FLAGS = ("drop_small_classes", "deterministic", "resume")
 
 
 def from_values(values: Mapping[str, Any]) -> Options:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,10 +14,12 @@ from recipebench import render
 from recipebench.files import atomic_write
 from recipebench.options import FLAGS, OPTION_TABLE, REPEATABLE, UsageError, from_values
 from recipebench.registry import PluginError
+from recipebench.results import SkippedCase
 from recipebench.session import BenchSession, SetupError
 from recipebench.store import EXTRA_INFO_KEY
 
 SESSION_KEY = pytest.StashKey[BenchSession]()
+TERMINAL_KEY = pytest.StashKey[Any]()
 _DEST_PREFIX = "recipebench_"
 #: Markers every case gets from its recipe, so `-m "not mixed_precision"` or `-m deep` select cases.
 MARKERS = {
@@ -60,19 +63,52 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Before the first case trains: the data and the weights of every selected case are made ready (and
-    checked), so a problem with them is a usage error now (exit 4, one line), not a traceback later."""
-    bench = session.config.stash.get(SESSION_KEY, None)
-    if bench is None or session.config.option.collectonly:
+    """Before the first case trains: cases that do not run here are marked skipped with why (a
+    mixed-precision recipe on a CPU without native bfloat16; with --resume, the cases finished earlier);
+    the data and the weights of the others are made ready (and checked), so a problem with them is a
+    usage error now (exit 4, one line), not a traceback later; then the plan is shown."""
+    config = session.config
+    bench = config.stash.get(SESSION_KEY, None)
+    if bench is None or config.option.collectonly:
         return
-    recipes = [item.callspec.params["recipe_case"][0] for item in session.items
-               if hasattr(item, "callspec") and "recipe_case" in item.callspec.params]
-    if not recipes:
+    items = {item.callspec.params["recipe_case"]: item for item in session.items
+             if hasattr(item, "callspec") and "recipe_case" in item.callspec.params}
+    if not items:
         return
+    skips = {case: reason for case in items if (reason := bench.skip_reason(bench.registry.recipe(case[0])))}
+    bench.skipped = [SkippedCase(*case, reason) for case, reason in skips.items()]
+    to_run = [case for case in items if case not in skips]
     try:
-        bench.check_setup(recipes)
+        bench.check_setup([name for name, _ in to_run])
+        if bench.options.resume:
+            resumed = bench.resume(to_run)
+            skips.update(resumed)
+            to_run = [case for case in to_run if case not in resumed]
     except (SetupError, UsageError) as exc:
         raise pytest.UsageError(f"recipebench: {exc}") from None
+    for case, reason in skips.items():
+        items[case].add_marker(pytest.mark.skip(reason=reason))
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    if skips and reporter is not None and not {"s", "a", "A"} & set(reporter.reportchars):
+        reporter.reportchars += "s"  # the skip reasons belong in pytest's short summary too
+    if config.get_verbosity() >= 0 and to_run:
+        _start_progress(config, bench, to_run, skips)
+
+
+def _start_progress(config: pytest.Config, bench: BenchSession, to_run, skips) -> None:
+    from recipebench.progress import LiveProgress, PytestTerminal
+
+    terminal = PytestTerminal(config)
+    bench.progress = LiveProgress(bench.suite_clock(to_run), terminal)
+    config.stash[TERMINAL_KEY] = terminal
+    said = [f"{name} seed {seed}: {reason}" for (name, seed), reason in skips.items()]
+    terminal.lines(bench.progress.plan_lines(f"{bench.device_label()}, {bench.scale.name} scale", said))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    terminal = config.stash.get(TERMINAL_KEY, None)
+    if terminal is not None:  # a suite stopped mid-case (Ctrl-C) leaves its live line: end it
+        terminal.close()
 
 
 def _terminal_line(config: pytest.Config):
@@ -117,10 +153,10 @@ def extra_info(result, path: Path) -> dict:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     session = config.stash.get(SESSION_KEY, None)
-    if session is None or not session.results:
+    if session is None or not (session.results or session.skipped):
         return
     terminalreporter.section("recipebench")
-    for line in render.session_report(session.results).splitlines():
+    for line in render.session_report(session.results, skipped=session.skipped).splitlines():
         terminalreporter.write_line(line)
     written = [s for s in session.saved if s.in_results_dir]
     elsewhere = [s for s in session.saved if not s.in_results_dir]
@@ -132,7 +168,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     folder = session.results_dir
     extras = []
     try:  # the table and plot are made again from the documents by `recipebench table|plot`: never fatal
-        atomic_write(folder / "summary.md", render.session_report(session.results, fmt="markdown") + "\n")
+        atomic_write(folder / "summary.md", render.session_report(session.results, fmt="markdown", skipped=session.skipped)
+                     + "\n")
         extras.append("summary.md")
         render.plot_epochs(session.results, folder / "epochs.png")
         extras.append("epochs.png")

@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from recipebench.results import STATUS_OK, RunResult
+from recipebench.results import STATUS_OK, RunResult, SkippedCase
 from recipebench.rows import Row, grouped
 from recipebench.stats import Summary
 from recipebench.tables import error_text, format_table, rate_text, spread_text
@@ -49,10 +49,22 @@ def summary_row(label: str, group: Sequence[Row]) -> list[str]:
     ]
 
 
-def summary_table(results: Iterable[RunResult], fmt: str = "text") -> str:
-    """recipe | error_rate | best (epoch) | wall s | img/s | peak MB | precision | device | arch."""
+def summary_table(results: Iterable[RunResult], fmt: str = "text", skipped: Sequence[SkippedCase] = ()) -> str:
+    """recipe | error_rate | best (epoch) | wall s | img/s | peak MB | precision | device | arch; then a row
+    for each recipe that did not train, with why."""
     body = [summary_row(label, group) for label, group in grouped(results).items()]
+    for recipe, cases in _by_recipe(skipped).items():
+        seeds = ",".join(str(c.seed) for c in cases)
+        reasons = _joined((c.reason for c in cases), "; ")
+        body.append([recipe, f"{reasons} (seed {seeds})", *["-"] * (len(SUMMARY_HEADERS) - 2)])
     return format_table(SUMMARY_HEADERS, body, fmt)
+
+
+def _by_recipe(skipped: Sequence[SkippedCase]) -> dict[str, list[SkippedCase]]:
+    out: dict[str, list[SkippedCase]] = {}
+    for case in skipped:
+        out.setdefault(case.recipe, []).append(case)
+    return out
 
 
 def context_lines(results: Sequence[RunResult]) -> list[str]:
@@ -129,15 +141,16 @@ def plot_epochs(results: Sequence[RunResult], path: Path) -> Path:
     return path
 
 
-def session_report(results: Sequence[RunResult], fmt: str = "text") -> str:
-    """The table with its context and most-confused pairs, as printed at the end of a session."""
+def session_report(results: Sequence[RunResult], fmt: str = "text", skipped: Sequence[SkippedCase] = ()) -> str:
+    """The table with its context and most-confused pairs, as printed at the end of a session; a recipe
+    that did not train (``skipped``) is a row that says why."""
     if fmt == "csv":
-        return summary_table(results, fmt)
+        return summary_table(results, fmt, skipped)
     item = "- " if fmt == "markdown" else ""  # markdown would run plain lines into one paragraph
-    parts = [summary_table(results, fmt), ""]
+    parts = [summary_table(results, fmt, skipped), ""]
     parts += [item + line for line in context_lines(results)]
     confused = most_confused_lines(results)
     if confused:
         parts += ["", "most confused (actual -> predicted, count):"]
         parts += [item + line for line in confused]
-    return "\n".join(parts)
+    return "\n".join(parts).rstrip("\n")

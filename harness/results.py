@@ -70,6 +70,15 @@ class CallRecord:
 
 
 @dataclass(frozen=True)
+class SkippedCase:
+    """A recipe x seed of a session that did not train there, and why (a row of the session's table)."""
+
+    recipe: str
+    seed: int
+    reason: str  # e.g. "skipped: no native bfloat16 on this CPU; ..."
+
+
+@dataclass(frozen=True)
 class Divergence:
     """Where a run's training diverged, and why the harness stopped it there."""
 

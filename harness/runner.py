@@ -21,7 +21,7 @@ from recipebench.api import Arch, PreparedData, Recipe, Scale, WeightsFile
 from recipebench.context import MeasuredSpan, RunContext, evaluate_outcomes
 from recipebench.environment import device_name, environment
 from recipebench.learner import build_learner
-from recipebench.measure import CallLog, PeakMemory, RunLog, Stopwatch, release_freed_memory
+from recipebench.measure import CallLog, PeakMemory, RunLog, RunObserver, Stopwatch, release_freed_memory
 from recipebench.precision import autocast_off
 from recipebench.results import (
     SCHEMA_VERSION,
@@ -62,7 +62,7 @@ class RunPlan:
     deterministic: bool = False
 
 
-def prepare(plan: RunPlan) -> PreparedRun:
+def prepare(plan: RunPlan, observer: RunObserver | None = None) -> PreparedRun:
     """Seed, build the DataLoaders, seed again, build the Learner (not timed).
 
     The seed protocol: ``set_seed(seed, reproducible=True)`` before the DataLoaders (their shuffling
@@ -74,7 +74,7 @@ def prepare(plan: RunPlan) -> PreparedRun:
     seed_run(plan.seed, plan.deterministic)  # before the DataLoaders, as fastai requires
     dls = data_mod.dataloaders(plan.data, plan.scale, plan.device)
     seed_run(plan.seed, plan.deterministic)  # the splitter re-seeded torch with 42: the run's seed again
-    return PreparedRun(plan, dls)
+    return PreparedRun(plan, dls, observer)
 
 
 def seed_run(seed: int, deterministic: bool) -> None:
@@ -96,10 +96,10 @@ class PreparedRun:
     pytest-benchmark times), :meth:`finish` evaluates the final weights and returns the
     :class:`RunResult`; :meth:`execute` does both."""
 
-    def __init__(self, plan: RunPlan, dls) -> None:
+    def __init__(self, plan: RunPlan, dls, observer: RunObserver | None = None) -> None:
         self.plan, self.dls = plan, dls
         self.workdir = Path(tempfile.mkdtemp(prefix=f"recipebench-{plan.recipe.name}-"))
-        self.log = RunLog(plan.device)
+        self.log = RunLog(plan.device, observer=observer)
         self._calls = CallLog(self.log, plan.scale.lr_find_num_it)
         self.learn = self._new_learner()
         self.ctx: RunContext | None = None

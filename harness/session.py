@@ -13,8 +13,10 @@ from recipebench import weights as weights_mod
 from recipebench.api import Arch, PreparedData, Recipe, WeightsFile, WorkloadRequest
 from recipebench.cache import default_cache_dir
 from recipebench.checks import class_report
+from recipebench.data import split_description, training_split
 from recipebench.environment import (
     DeviceError,
+    cpu_bf16,
     git_commit,
     is_cuda,
     resolve_device,
@@ -24,7 +26,7 @@ from recipebench.files import sha256_file
 from recipebench.measure import warm_up
 from recipebench.options import Options, UsageError, coerce_option
 from recipebench.registry import Registry, UnknownNameError, load_registry
-from recipebench.results import RunResult
+from recipebench.results import RunResult, SkippedCase
 from recipebench.runner import PreparedRun, RunPlan, prepare
 
 
@@ -36,6 +38,13 @@ class WorkloadError(SetupError):
     """The workload's data or weights cannot be made ready; the message says what to do."""
 
 
+#: Why a mixed-precision recipe does not run on a CPU without native bfloat16 (the table and pytest say it).
+NO_NATIVE_BF16 = ("skipped: no native bfloat16 on this CPU; about 20x slower; `--cpu-bf16 always` to run it "
+                  "anyway")
+#: Result statuses that a resumed session does not train again: an error may be the machine's, so it reruns.
+FINISHED = ("ok", "diverged")
+
+
 @dataclass(frozen=True)
 class Saved:
     """Where a finished run's result document went."""
@@ -43,6 +52,20 @@ class Saved:
     path: Path
     in_results_dir: bool  # False: the results folder failed, the document went to a fallback folder
     problem: str | None = None  # why the results folder failed
+
+
+#: The packages whose versions must match for --resume to take a finished case.
+RESUME_VERSIONS = ("python", "torch", "torchvision", "fastai", "fastcore", "recipebench")
+
+
+def configuration_of(result: RunResult) -> dict[str, Any]:
+    """A result's configuration as :meth:`BenchSession.configuration` spells a case's."""
+    return {"recipe": result.recipe, "seed": result.seed, "workload": result.workload,
+            "workload_fingerprint": result.workload_fingerprint, "scale": result.scale, "device": result.device,
+            "arch": result.config.arch, "weights_sha256": result.weights.sha256,
+            "recipe_options": dict(result.recipe_options), "precision_requested": result.precision_requested,
+            "split": result.config.split, "dropped_classes": list(result.dropped_classes),
+            "versions": {k: result.versions.get(k) for k in RESUME_VERSIONS}}
 
 
 class BenchSession:
@@ -84,6 +107,9 @@ class BenchSession:
         self._weights: dict[str, WeightsFile | None] = {}
         self._dir: Path | None = None
         self.warm_up_s: float | None = None  # seconds of the session's untimed warm-up, once done
+        self.progress = None  # the live display (recipebench.progress.LiveProgress), when someone watches
+        self.bf16 = cpu_bf16()  # what this CPU can do in bfloat16 (mixed-precision recipes on a CPU)
+        self.skipped: list[SkippedCase] = []  # cases that do not run, with why: rows of the session's table
 
     def _options_for(self, recipe: Recipe) -> dict[str, Any]:
         given = self.options.recipe_options.get(recipe.name, {})
@@ -140,6 +166,74 @@ class BenchSession:
         if arch.name not in self._weights:
             self._weights[arch.name] = self._resolve_weights(arch)
         return self._weights[arch.name]
+
+    def skip_reason(self, recipe: Recipe) -> str | None:
+        """Why ``recipe`` does not train in this session, or None: on a CPU, a mixed-precision recipe
+        runs where the CPU has native bfloat16 kernels (``--cpu-bf16 auto``), always, or never."""
+        if recipe.precision != "mixed" or is_cuda(self.device) or self.options.cpu_bf16 == "always":
+            return None
+        if self.options.cpu_bf16 == "never":
+            return "skipped: --cpu-bf16 never (mixed precision is bf16 on a CPU)"
+        return None if self.bf16["native"] else NO_NATIVE_BF16
+
+    def resume(self, cases: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """``--resume``: the newest session folder under --results-dir holding cases of this configuration
+        that finished (status ok or diverged) becomes this session's folder; those cases are taken from it
+        (into :attr:`results`, for the table) instead of trained again. Returns each skipped case with why.
+        Call after :meth:`check_setup` (the configuration includes the data's fingerprint and the weights)."""
+        wanted = {case: self.configuration(*case) for case in cases}
+        root = Path(self.options.results_dir)
+        for folder in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True) if root.is_dir() else ():
+            found = {}
+            for path in sorted(folder.glob("*.json")):
+                try:
+                    (result,) = store.load_results([path])
+                except (store.ResultsError, ValueError):
+                    continue  # not a result of ours (or broken): not a finished case
+                case = (result.recipe, result.seed)
+                if case in wanted and result.status in FINISHED and configuration_of(result) == wanted[case]:
+                    found[case] = (result, path)
+            if found:
+                self.session_id, self._dir = folder.name, folder
+                for result, path in found.values():
+                    self.results.append(result)
+                    self.saved.append(Saved(path, in_results_dir=True))
+                return {case: f"finished earlier in {folder} (--resume)" for case in found}
+        return {}
+
+    def configuration(self, recipe_name: str, seed: int) -> dict[str, Any]:
+        """What must match for a finished result to stand for this case (:func:`configuration_of`)."""
+        plan = self.plan(recipe_name, seed)
+        data = plan.data
+        return {"recipe": recipe_name, "seed": seed, "workload": self.workload.name,
+                "workload_fingerprint": data.fingerprint, "scale": self.scale.name, "device": self.device.type,
+                "arch": plan.arch.name, "weights_sha256": plan.weights.sha256 if plan.weights else None,
+                "recipe_options": dict(plan.recipe_options), "precision_requested": plan.recipe.precision,
+                "split": split_description(training_split(data)), "dropped_classes": list(data.dropped_classes),
+                "versions": {k: self.versions.get(k) for k in RESUME_VERSIONS}}
+
+    def device_label(self) -> str:
+        """The device as the plan line names it: ``cpu, AMD EPYC (2 threads)``, ``cuda:0, NVIDIA H200``."""
+        from recipebench.environment import device_name
+
+        return f"{self.device}, {device_name(self.device)}"
+
+    def suite_clock(self, cases: list[tuple[str, int]]):
+        """The arithmetic of the live progress for ``cases``: each case's epochs from a dry run of its
+        recipe, an lr_find counted as its iterations over the batches of an epoch."""
+        from recipebench import dryrun
+        from recipebench.progress import PlannedCase, SuiteClock
+
+        planned = []
+        for name, seed in cases:
+            recipe = self.registry.recipe(name)
+            work = dryrun.plan(recipe, self.scale, self.recipe_options[name])
+            planned.append(PlannedCase(name, seed, f"{self.arch_for(recipe).name}/{recipe.precision}",
+                                       work.epochs if work else None, work.lr_finds if work else 0))
+        data = self.data()
+        train = sum(t for t, _ in data.class_counts.values()) or int(data.n_files * 0.8)
+        batches = max(train // self.scale.batch_size, 1)
+        return SuiteClock(planned, lr_find_epochs=min((self.scale.lr_find_num_it or 100) / batches, 20.0))
 
     def check_setup(self, recipe_names) -> None:
         """Make the data and every needed architecture's weights ready now, before anything trains, so
@@ -205,9 +299,11 @@ class BenchSession:
         from recipebench.checks import DataError
         from recipebench.learner import WeightsError
 
+        if self.progress is not None:
+            self.progress.start_case(recipe_name, seed)
         plan = self.plan(recipe_name, seed)
         try:
-            return prepare(plan)
+            return prepare(plan, observer=self.progress)
         except (WeightsError, DataError, OSError) as exc:
             raise SetupError(f"recipe {recipe_name} ({plan.arch.name}, weights {self.options.weights}): {exc}") \
                 from exc
@@ -223,6 +319,8 @@ class BenchSession:
         the run, the folder went away), write it to a fallback folder instead: a finished run is never
         lost. :attr:`Saved.in_results_dir` says which happened."""
         self.results.append(result)
+        if self.progress is not None:
+            self.progress.case_done(result)
         try:
             saved = Saved(store.write_result(result, self.results_dir), in_results_dir=True)
         except Exception as exc:  # OSError above all; a schema error must not lose the run either

@@ -9,5 +9,6 @@ from recipebench.pytest_plugin import (  # noqa: F401
     pytest_configure,
     pytest_generate_tests,
     pytest_terminal_summary,
+    pytest_unconfigure,
     recipe_run,
 )

@@ -40,6 +40,10 @@ def test_suite_passes_and_prints_both_tables(smoke_run):
                 "early_stopping_contrast > keep_best ", "early_stopping_contrast > retrain_k "):
         assert row in proc.stdout
     assert "resnet50_mixed_precision" in proc.stdout and " bf16 " in proc.stdout
+    # the live progress, as CI logs show it: the plan, then a plain line per epoch and per finished case
+    assert "recipebench: 7 case(s) to train on cpu" in proc.stdout
+    assert "baseline s0 · frozen 1/1 · loss " in proc.stdout and "baseline s0 · ok · error " in proc.stdout
+    assert "early_stopping_contrast s0 · keep_best unfrozen 1/1" in proc.stdout
 
 
 def test_every_run_wrote_a_valid_document(smoke_run, registry):

@@ -1,72 +1,31 @@
 """At full scale every recipe issues exactly the chapter's calls -- checked without training.
 
-A spy stands in for the Learner: it records each call, and its fits append epochs with a chapter-like
-error curve (best at epoch 9 of 12) so recipes that read the harness's measurements can proceed.
+A stand-in Learner (:class:`recipebench.dryrun.DryRunLearner`) records each call, and its fits append
+epochs with a chapter-like error curve (best at epoch 9 of 12) so recipes that read the harness's
+measurements can proceed.
 """
 from __future__ import annotations
 
-import collections
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
 
 from recipebench.context import RunContext
+from recipebench.dryrun import DryRunLearner
 from recipebench.measure import RunLog
 from recipebench.plugins import synthetic
-from recipebench.results import EpochRecord
 
 FULL = synthetic.SCALES["full"]
 SUGGESTED = {"minimum": 1.0e-2, "steep": 5.25e-3, "valley": 1.2e-5, "slide": 4e-4}  # what the spy's lr_find says
 CURVE = [0.0677, 0.0663, 0.0622, 0.0629, 0.0643, 0.0562, 0.0589, 0.0535, 0.0514, 0.0541, 0.0541, 0.0541]
 
 
-class SpyLearner:
-    """Records calls; training calls add epochs to the run log instead of training."""
-
-    def __init__(self, log: RunLog) -> None:
-        self.calls: list[tuple] = []
-        self.log = log
-        self.metrics = [SimpleNamespace(name="error_rate")]
-        self.model = torch.nn.Linear(1, 1)  # what the harness saves at the end of an outcome
-
-    def _epochs(self, n: int) -> None:
-        for i in range(n):
-            self.log.epochs.append(EpochRecord(len(self.log.epochs) + 1, "unfrozen", 1, 1.0, 1.0,
-                                               CURVE[i % len(CURVE)], 1.0, 1.0, 64))
-
-    def _record(self, name, *args, **kwargs):
-        self.calls.append((name, args, kwargs))
-
-    def fine_tune(self, epochs, *args, **kwargs):
-        self._record("fine_tune", epochs, *args, **kwargs)
-        self._epochs(kwargs.get("freeze_epochs", 1) + epochs)
-
-    def fit_one_cycle(self, n_epoch, *args, **kwargs):
-        self._record("fit_one_cycle", n_epoch, *args, **kwargs)
-        self._epochs(n_epoch)
-
-    def lr_find(self, *args, **kwargs):
-        self._record("lr_find", *args, **kwargs)
-        funcs = kwargs.get("suggest_funcs", (SimpleNamespace(__name__="valley"),))
-        names = [f.__name__ for f in funcs]
-        return collections.namedtuple("SuggestedLRs", names)(*(SUGGESTED[n] for n in names))
-
-    def validate(self):
-        return [1.0, CURVE[-1]]
-
-    def __getattr__(self, name):  # unfreeze, freeze, save, load, to_fp16, ...
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return lambda *args, **kwargs: self._record(name, *args, **kwargs)
-
-
 def spy_run(registry, recipe_name: str, **options):
     recipe = registry.recipe(recipe_name)
     log = RunLog("cpu")
-    learn = SpyLearner(log)
+    learn = DryRunLearner(log, curve=CURVE, suggested=SUGGESTED)
     with tempfile.TemporaryDirectory() as snapshots:
         ctx = RunContext(learn, FULL, {**recipe.defaults, **options}, log, new_learner=lambda: learn,
                          snapshot_dir=Path(snapshots))
@@ -127,11 +86,10 @@ def test_resnet50(registry, name, precision):
 
 
 def test_mixed_precision_is_to_fp16_on_cuda_and_bf16_autocast_on_cpu():
-    import torch
 
     from recipebench import precision
 
-    cuda, cpu = SpyLearner(RunLog("cpu")), SpyLearner(RunLog("cpu"))
+    cuda, cpu = DryRunLearner(RunLog("cpu")), DryRunLearner(RunLog("cpu"))
     precision.apply(cuda, "mixed", torch.device("cuda"))
     assert cuda.calls == [("to_fp16", (), {})]
     precision.apply(cpu, "mixed", torch.device("cpu"))
