@@ -25,8 +25,8 @@ from recipebench.compare import (
     compare_groups,
     violations,
 )
-from recipebench.results import STATUS_OK
-from recipebench.rows import Row
+from recipebench.results import STATUS_OK, RunResult
+from recipebench.rows import Row, grouped
 
 #: The thresholds the A/A rates are measured at (the README's PR flow).
 FAIL_ON = ("error_rate:+0.5pp", "wall:+10%", "memory:+10%")
@@ -46,6 +46,48 @@ class NoiseModel:
     train_images: float = 2000.0  # training images per run (img/s = train_images / wall s)
     memory_bytes: float = 1.2e9
     memory_sd: float = 0.01  # log-sd of peak memory from run to run
+
+
+def fit(results: Sequence[RunResult], wall_session_sd: float = NoiseModel.wall_session_sd) -> NoiseModel:
+    """The noise model of a result set with several seeds per recipe (the committed baseline):
+
+    - rows, their error rates' span and the validation set's size, as they are;
+    - the seed-to-seed sd of a row's *true* error rate: the pooled variance across seeds less the
+      binomial variance of counting errors on ``n_valid`` images (what is left is the model's own);
+    - wall time, its run-to-run log-sd, training images per run, peak memory and its log-sd, pooled
+      over the rows.
+
+    A session's drift (``wall_session_sd``) cannot be seen inside one session: it is given, not fitted.
+    """
+    import numpy as np
+
+    groups = {label: [r for r in rows if r.status == STATUS_OK and r.error_rate is not None]
+              for label, rows in grouped(results).items()}
+    groups = {label: rows for label, rows in groups.items() if len(rows) >= 2}
+    if not groups:
+        raise ValueError("fitting a noise model needs a recipe run with two or more seeds")
+    n_valid = int(np.median([r.n_valid for r in results]))
+    means = [float(np.mean([r.error_rate for r in rows])) for rows in groups.values()]
+    excess = [float(np.var([r.error_rate for r in rows], ddof=1)) - m * (1 - m) / n_valid
+              for m, rows in zip(means, groups.values())]
+
+    def pooled_log_sd(values: list[list[float]]) -> float:
+        variances = [float(np.var(np.log(v), ddof=1)) for v in values if len(v) >= 2 and min(v) > 0]
+        return float(np.sqrt(np.mean(variances))) if variances else 0.0
+
+    walls = [[r.wall_s for r in rows] for rows in groups.values()]
+    whole = [r for r in results if r.status == STATUS_OK]  # memory and images are per run, not per sub-result
+    memories = [[r.peak_memory_bytes for r in whole if r.recipe == recipe and r.peak_memory_bytes]
+                for recipe in dict.fromkeys(r.recipe for r in whole)]
+    return NoiseModel(
+        labels=len(groups), n_valid=n_valid, error_rates=(round(min(means), 3), round(max(means), 3)),
+        seed_sd_pp=round(100 * float(np.sqrt(max(float(np.mean(excess)), 0.0))), 2),
+        wall_s=round(float(np.median([w for ws in walls for w in ws])), 1),
+        wall_seed_sd=round(pooled_log_sd(walls), 3), wall_session_sd=wall_session_sd,
+        train_images=round(float(np.median([r.samples_per_s * r.wall_s for r in whole if r.samples_per_s]))),
+        memory_bytes=float(np.median([m for ms in memories for m in ms])),
+        memory_sd=round(pooled_log_sd(memories), 3),
+    )
 
 
 @dataclass(frozen=True)
@@ -117,8 +159,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--seeds", default="1,2,3,5", help="seeds per side to simulate, comma-separated")
     parser.add_argument("--format", default="markdown", choices=("markdown", "text", "csv"))
+    parser.add_argument("--fit", metavar="RESULTS", nargs="+",
+                        help="fit the model to these results (e.g. results/baseline/) instead of its defaults")
     args = parser.parse_args(argv)
-    model = NoiseModel()
+    if args.fit:
+        from recipebench.store import load_results
+
+        model = fit(load_results(args.fit))
+        print(f"fitted to {' '.join(args.fit)}: {model}\n")
+    else:
+        model = NoiseModel()
     scenarios = (
         ("A/A", model, Shift()),
         (f"A/A, sessions drift {2 * model.wall_session_sd:.0%}", replace(model, wall_session_sd=2 * model.wall_session_sd),

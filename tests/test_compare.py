@@ -327,3 +327,19 @@ def test_a_a_simulation_false_alarms_stay_rare_and_regressions_are_caught():
     assert calm.rows_flagged <= 0.02
     caught = noise.simulate(seeds=3, trials=100, shift=noise.Shift(error_pp=5.0, wall_factor=3.0))
     assert caught.tables_failing == 1.0
+
+
+def test_the_noise_model_is_fitted_to_a_result_set():
+    """Two rows, three seeds: error rates 0.10/0.15/0.20 and 0.25/0.30/0.35 (sd 5 pp, above counting noise
+    on 120 images); wall times 10/20/40 s and a constant 20 s."""
+    rs = [make_result("a", s, error_rate=e, wall_s=w) for s, (e, w) in enumerate([(0.10, 10.0), (0.15, 20.0),
+                                                                                 (0.20, 40.0)])]
+    rs += [make_result("b", s, error_rate=e, wall_s=20.0) for s, e in enumerate([0.25, 0.30, 0.35])]
+    model = noise.fit(rs)
+    assert (model.labels, model.n_valid, model.error_rates) == (2, 120, (0.15, 0.3))
+    binomial = (0.15 * 0.85 + 0.3 * 0.7) / 120 / 2  # counting noise, pooled over the rows
+    assert model.seed_sd_pp == pytest.approx(100 * math.sqrt(0.05 ** 2 - binomial), abs=0.01)
+    assert model.wall_seed_sd == pytest.approx(math.sqrt(math.log(2) ** 2 / 2), abs=0.001)
+    assert model.wall_s == 20.0 and model.wall_session_sd == noise.NoiseModel.wall_session_sd
+    with pytest.raises(ValueError, match="two or more seeds"):
+        noise.fit(rs[:1])
