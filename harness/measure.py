@@ -72,6 +72,11 @@ class RunLog:
     fits: int = 0
     pred_dtypes: list[str] = field(default_factory=list)  # dtype of the model output, per fit
     overhead_s: float = 0.0  # harness work inside the recipe's timer (saving outcome weights), subtracted
+    started_at: float | None = None  # time.perf_counter() when the recipe started
+
+    def elapsed_s(self) -> float | None:
+        """Seconds since the recipe started, less the harness's own work in it; None before it started."""
+        return None if self.started_at is None else time.perf_counter() - self.started_at - self.overhead_s
 
 
 def num(v) -> float | None:
