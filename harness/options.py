@@ -37,6 +37,17 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
+def parse_target_error(text: str) -> float:
+    """``--target-error 0.25``: a validation error rate, between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise UsageError(f"--target-error {text!r}: an error rate between 0 and 1, e.g. 0.25")
+    return value
+
+
 def parse_recipe_options(items: Sequence[str]) -> Mapping[str, Mapping[str, str]]:
     """``--recipe-option lr_find_tuned.suggestion=steep`` -> {"lr_find_tuned": {"suggestion": "steep"}}."""
     out: dict[str, dict[str, str]] = {}
@@ -88,6 +99,8 @@ class Options:
     #: cuDNN's deterministic algorithms and torch.use_deterministic_algorithms (slower on a GPU); off by
     #: default, as in the chapter. Seeds make a CPU run repeat exactly either way.
     deterministic: bool = False
+    reference: str | None = None  # the recipe the session table ranks the others against (None: baseline)
+    target_error: float | None = None  # time-to-target's target (None: the reference's mean final error)
 
     def __post_init__(self) -> None:
         if self.scale is not None and self.scale not in SCALE_NAMES:
@@ -147,7 +160,13 @@ OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...]
     ("--recipe-option", "recipe_options", "RECIPE.KEY=VALUE, a recipe's option (repeatable)", str, None),
     ("--deterministic", "deterministic", "deterministic cuDNN and torch algorithms: repeatable GPU runs, slower "
      "(default off, as in the chapter; CPU runs repeat exactly either way)", None, False),
+    ("--reference", "reference", "the recipe (or RECIPE > OUTCOME) the table ranks every row against "
+     "(default: baseline)", str, None),
+    ("--target-error", "target_error", "time to target: epochs and wall s until the validation error_rate first "
+     "reaches this (default: the reference's mean final error_rate)", parse_target_error, None),
 )
+#: The options that only shape the session table: `recipebench table` takes them too.
+TABLE_OPTIONS = ("reference", "target_error")
 REPEATABLE = ("recipes", "recipe_options")
 #: Options that take no value: present or not.
 FLAGS = ("drop_small_classes", "deterministic")

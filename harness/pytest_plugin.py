@@ -120,7 +120,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if session is None or not session.results:
         return
     terminalreporter.section("recipebench")
-    for line in render.session_report(session.results).splitlines():
+    ranked_by = {"reference": session.options.reference, "target_error": session.options.target_error}
+    for line in render.session_report(session.results, **ranked_by).splitlines():
         terminalreporter.write_line(line)
     written = [s for s in session.saved if s.in_results_dir]
     elsewhere = [s for s in session.saved if not s.in_results_dir]
@@ -132,7 +133,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     folder = session.results_dir
     extras = []
     try:  # the table and plot are made again from the documents by `recipebench table|plot`: never fatal
-        atomic_write(folder / "summary.md", render.session_report(session.results, fmt="markdown") + "\n")
+        atomic_write(folder / "summary.md", render.session_report(session.results, fmt="markdown", **ranked_by) + "\n")
         extras.append("summary.md")
         render.plot_epochs(session.results, folder / "epochs.png")
         extras.append("epochs.png")

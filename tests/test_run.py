@@ -134,12 +134,12 @@ def test_the_markdown_report_keeps_its_context_lines_apart():
     deep = make_result("deep", weights=WeightsInfo("synthetic-source", "resnet50", None, None),
                        most_confused=(ConfusedPair("a", "b", 3),))
     report = render.session_report([make_result(), deep], fmt="markdown")
-    table, _, rest = report.partition("\n\n")
-    assert table.startswith("| recipe")
-    context = rest.splitlines()
-    assert context[0].startswith("- workload synthetic")
+    table, ranking, context, *_ = report.split("\n\n")
+    assert table.startswith("| recipe") and ranking.startswith("| recipe")  # the session table, the ranking
+    assert all(line.startswith("- ") for line in context.splitlines())
+    assert any(line.startswith("- workload synthetic") for line in context.splitlines())
     assert "weights: synthetic-source (resnet18), synthetic-source (resnet50)" in report
-    assert context[-1] == "- deep: a -> b (3)"
+    assert report.splitlines()[-1] == "- deep: a -> b (3)"
     assert not any(line.startswith("- ") for line in render.session_report([deep]).splitlines())
 
 
