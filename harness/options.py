@@ -135,7 +135,8 @@ class Options:
 
 #: (flag, dest, help, type-parser, default) for every option; pytest and argparse both use this.
 OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...] = (
-    ("--workload", "workload", "workload to train on (default: synthetic; see `recipebench list`)", str, "synthetic"),
+    ("--workload", "workload", "workload to train on (default: synthetic; recipebench list shows them all)", str,
+     "synthetic"),
     ("--scale", "scale", "smoke | quick | full (default: quick on CPU, full on CUDA)", str, None),
     ("--seeds", "seeds", "number of seeds (3 -> 0,1,2) or a list (0,5,7); default 1", parse_seeds, "1"),
     ("--recipe", "recipes", "run only this recipe (repeatable; default: all)", str, None),

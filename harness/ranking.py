@@ -9,7 +9,9 @@ the rows of each column, and a verdict -- the same arithmetic as ``recipebench c
 session share its machine state, so no session-to-session noise is added. Plus each row's
 time-to-target (:mod:`recipebench.timetotarget`) and its rank by mean final error_rate.
 
-Rows keep the results' (registration) order; :attr:`RankedRow.rank` gives the error-rate order.
+Rows keep the order of the session table (:func:`recipebench.rows.grouped`: the order the runs came
+in, which is registration order at the end of a session), so the two tables read side by side;
+:attr:`RankedRow.rank` gives the error-rate order.
 """
 from __future__ import annotations
 

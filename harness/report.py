@@ -310,7 +310,7 @@ def ranking_legend(ranking: Ranking) -> list[str]:
     minimums = ", ".join(f"{m.format(s.min_effects[m.name]).lstrip('+')} {m.header}" for m in METRICS
                          if m.name in RANK_METRICS)
     lines = [
-        f"rank: by mean final error_rate (1 = lowest); rows keep the recipes' registration order. Δ error_rate: "
+        f"rank: by mean final error_rate (1 = lowest); rows in the session table's order. Δ error_rate: "
         f"difference of means from {ref} in percentage points; wall ×, peak MB ×: ratio of geometric means to "
         f"{ref}'s.",
         f"p: paired t-test over the seeds both ran (Welch's where they share none), on log values for the ratios, "

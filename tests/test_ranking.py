@@ -11,18 +11,11 @@ import pytest
 
 from recipebench import ranking, render, report
 from recipebench.compare import Side, compare
-from recipebench.results import EpochRecord, Outcome
+from recipebench.results import Outcome
 from recipebench.stats import holm, paired
 from recipebench.timetotarget import CLOCK_EPOCHS, CLOCK_RECIPE, TimeSummary, TimeToTarget, time_to_target
+from tests.fake_results import fake_epochs as epochs
 from tests.fake_results import make_result
-
-
-def epochs(errors, epoch_s=10.0, before_s=0.0, clock=True, frozen=1):
-    """Epoch records with these error rates, each ``epoch_s`` long, after ``before_s`` of other work (lr_find)."""
-    return tuple(EpochRecord(epoch=i + 1, phase="frozen" if i < frozen else "unfrozen", fit=1, train_loss=1.0,
-                             valid_loss=1.0, error_rate=e, wall_s=epoch_s, train_s=epoch_s * 0.8, train_samples=480,
-                             elapsed_s=before_s + epoch_s * (i + 1) if clock else None, batch_losses=(2.0, 1.5))
-                 for i, e in enumerate(errors))
 
 
 def session(seeds=(0, 1, 2)):
