@@ -73,11 +73,15 @@ class Series:
     label: str
     runs: tuple[tuple[EpochRecord, ...], ...]
 
+    @property
+    def longest(self) -> int:
+        """The most epochs any seed ran."""
+        return max(len(r) for r in self.runs)
+
     def by_epoch(self, value) -> list[tuple[int, Summary]]:
         """(epoch, summary over seeds of ``value(epoch record)``) for every epoch some seed reached."""
-        longest = max(len(r) for r in self.runs)
         out = []
-        for i in range(longest):
+        for i in range(self.longest):
             s = Summary.of(value(r[i]) for r in self.runs if i < len(r))
             if s is not None:
                 out.append((i + 1, s))
@@ -197,6 +201,27 @@ def _labels_of(sets: Sequence[ResultSet], series_of) -> list[str]:
     return list(dict.fromkeys(label for s in sets for label in series_of(s.results)))
 
 
+def _nothing(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", color="0.5")
+
+
+def _frozen_patch():
+    from matplotlib.patches import Patch
+
+    return Patch(**{k: v for k, v in FROZEN_SHADE.items() if k != "linewidth"}, label="body frozen")
+
+
+def _label_axes(grid: Grid, ylabel: str) -> None:
+    """Epochs on the bottom row, ``ylabel`` on the left column; every panel from 0 up, with a grid."""
+    for (label, side), ax in grid.axes.items():
+        if (label, side) in grid.bottom:
+            ax.set_xlabel("epoch")
+        if (label, side) in grid.left:
+            ax.set_ylabel(ylabel)
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+
+
 def _epoch_ticks(ax, last: int) -> None:
     from matplotlib.ticker import MaxNLocator
 
@@ -222,7 +247,7 @@ def error_by_epoch(sets: Sequence[ResultSet], palette: Palette, reference: str |
                 ax.plot([x for x, _ in points], [s.mean for _, s in points], color="0.45", linestyle="--",
                         linewidth=1.2)
             if series is None:
-                ax.text(0.5, 0.5, "no runs", transform=ax.transAxes, ha="center", color="0.5")
+                _nothing(ax, "no runs")
                 continue
             _shade_frozen(ax, series)
             points = series.by_epoch(lambda e: e.error_rate)
@@ -232,15 +257,8 @@ def error_by_epoch(sets: Sequence[ResultSet], palette: Palette, reference: str |
                             linewidth=0)
             ax.plot(xs, [s.mean for _, s in points], color=colour, marker="o", markersize=3.5, linewidth=1.8)
             _epoch_ticks(ax, max(xs))
-            if (label, side) in grid.bottom:
-                ax.set_xlabel("epoch")
-            if (label, side) in grid.left:
-                ax.set_ylabel("error rate (valid)")
-        for ax in grid.axes.values():
-            ax.set_ylim(bottom=0)
-            ax.grid(True, alpha=0.3)
-        handles = [Patch(**{k: v for k, v in FROZEN_SHADE.items() if k != "linewidth"}, label="body frozen"),
-                   Patch(color="0.5", alpha=0.35, label="min-max over seeds")]
+        _label_axes(grid, "error rate (valid)")
+        handles = [_frozen_patch(), Patch(color="0.5", alpha=0.35, label="min-max over seeds")]
         if reference:
             from matplotlib.lines import Line2D
 
@@ -275,7 +293,6 @@ def _mean_batch_losses(series: Series) -> tuple[list[float], list[float], list[f
 def losses(sets: Sequence[ResultSet], palette: Palette) -> bytes:
     """Training loss per batch (mean over seeds, min-max band) and validation loss per epoch."""
     from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
 
     plt = _pyplot()
     with plt.rc_context(STYLE):
@@ -287,7 +304,7 @@ def losses(sets: Sequence[ResultSet], palette: Palette) -> bytes:
             series = per_set[side].get(label)
             _panel_title(ax, label, series, sets, side)
             if series is None:
-                ax.text(0.5, 0.5, "no runs", transform=ax.transAxes, ha="center", color="0.5")
+                _nothing(ax, "no runs")
                 continue
             colour = palette(label)
             _shade_frozen(ax, series, start=0.0)
@@ -303,20 +320,14 @@ def losses(sets: Sequence[ResultSet], palette: Palette) -> bytes:
             points = series.by_epoch(lambda e: e.valid_loss)
             ax.plot([x for x, _ in points], [s.mean for _, s in points], color="black", marker="o", markersize=3.5,
                     linewidth=1.2)
-            _epoch_ticks(ax, len(series.by_epoch(lambda e: e.wall_s)))
-            ax.set_xlim(0, len(series.by_epoch(lambda e: e.wall_s)) + 0.2)
-            if (label, side) in grid.bottom:
-                ax.set_xlabel("epoch")
-            if (label, side) in grid.left:
-                ax.set_ylabel("cross-entropy loss")
-        for ax in grid.axes.values():
-            ax.set_ylim(bottom=0)
-            ax.grid(True, alpha=0.3)
+            _epoch_ticks(ax, series.longest)
+            ax.set_xlim(0, series.longest + 0.2)  # epoch e spans e-1..e
+        _label_axes(grid, "cross-entropy loss")
         train = ("training, end of epoch (fastai's smoothed; older results have no per-batch losses)"
                  if smoothed_only else "training, per batch (mean and min-max over seeds)")
         handles = [Line2D([], [], color="0.3", linestyle=":" if smoothed_only else "-", label=train),
                    Line2D([], [], color="black", marker="o", label="validation, per epoch"),
-                   Patch(**{k: v for k, v in FROZEN_SHADE.items() if k != "linewidth"}, label="body frozen")]
+                   _frozen_patch()]
         _finish(grid.fig, "Training and validation loss", handles, ncol=2 if smoothed_only else 3)
         return _png(grid.fig)
 
@@ -370,7 +381,7 @@ def lr_finds(sets: Sequence[ResultSet], palette: Palette) -> bytes | None:
             finds = per_set[side].get(label, [])
             ax.set_title(f"{_where(sets, side)}{label} (n={len(finds)})", loc="left")
             if not finds:
-                ax.text(0.5, 0.5, "no lr_find", transform=ax.transAxes, ha="center", color="0.5")
+                _nothing(ax, "no lr_find")
                 continue
             colour = palette(label.split(" #")[0])
             for _, _, found in finds:

@@ -133,7 +133,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     folder = session.results_dir
     extras = []
     try:  # the table and plot are made again from the documents by `recipebench table|plot`: never fatal
-        atomic_write(folder / "summary.md", render.session_report(session.results, fmt="markdown", **ranked_by) + "\n")
+        markdown = render.session_report(session.results, fmt="markdown", **ranked_by)
+        atomic_write(folder / "summary.md", markdown + "\n")
         extras.append("summary.md")
         render.plot_epochs(session.results, folder / "epochs.png")
         extras.append("epochs.png")

@@ -39,7 +39,7 @@ class RankedRow:
     label: str
     reference: bool  # this row is the reference recipe
     runs: int  # successful runs
-    failed: int
+    failures: tuple[str, ...]  # the status of each run that did not succeed ("error", "diverged")
     error_rate: Summary | None  # final error_rate over the successful runs
     rank: int | None  # 1 = lowest mean final error_rate; equal means share a rank; None without a result
     comparison: RowComparison | None  # None for the reference itself and for rows without a result
@@ -90,7 +90,8 @@ def rank(results: Sequence[RunResult], reference: str | None = None, target_erro
     errors = {label: Summary.of(r.error_rate for r in _ok(g)) for label, g in groups.items()}
     ranks = _ranks({label: s.mean for label, s in errors.items() if s is not None})
     rows = tuple(
-        RankedRow(label, label == name, len(_ok(g)), len(g) - len(_ok(g)), errors[label], ranks.get(label),
+        RankedRow(label, label == name, len(_ok(g)), tuple(r.status for r in g if r.status != STATUS_OK),
+                  errors[label], ranks.get(label),
                   by_label.get(label), summarise(g, target) if target is not None else None)
         for label, g in groups.items())
     return Ranking(name, target, rows, settings, tuple(notes))

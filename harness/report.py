@@ -5,6 +5,7 @@ cells followed by the legend (a bullet list in markdown, ready to paste into a p
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -274,12 +275,12 @@ TIME_RAW_HEADERS = ("target_runs", "target_reached", "epochs_to_target_median", 
 
 def ranking_cells(row: RankedRow) -> list[str]:
     c = row.comparison
-    if row.runs == 0:
-        verdict = "no successful run"
-    elif row.reference:
-        verdict = "reference"
+    failed = Counter(row.failures)
+    if row.runs == 0:  # as every table says it: ERROR, DIVERGED
+        verdict = "/".join(status.upper() for status in failed) or "-"
     else:
-        verdict = "-" if c is None else c.verdict
+        verdict = "reference" if row.reference else "-" if c is None else c.verdict
+        verdict += f" ({', '.join(f'{n} {status}' for status, n in failed.items())})" if failed else ""
     err = row.error_rate
     return [row.label, "-" if row.rank is None else str(row.rank),
             "-" if err is None else f"{err.mean:.4f}" + ("" if err.std is None else f" ± {err.std:.4f}"),

@@ -152,4 +152,17 @@ def test_compare_shows_each_sides_time_to_target():
     rows = list(csv.DictReader(io.StringIO(report.compare_report(comparison, "csv", target))))
     good = next(r for r in rows if r["label"] == "slow_good")
     assert float(good["s_to_target_median_base"]) == 42.0 and float(good["s_to_target_median_new"]) == 30.0
-    assert "to target base → new" not in report.compare_report(comparison, "text").splitlines()[2]
+    untimed = list(csv.DictReader(io.StringIO(report.compare_report(comparison, "csv"))))  # no target given
+    assert all(r["s_to_target_median_base"] == r["target_error_rate"] == "" for r in untimed)
+
+
+def test_a_failed_seed_is_left_out_of_the_pairs_and_named():
+    results = [r for r in session() if not (r.recipe == "slow_good" and r.seed == 1)]
+    results.append(make_result("slow_good", 1, status="error"))
+    row = ranking.rank(results).row("slow_good")
+    err = row.comparison.delta("error_rate")
+    assert row.runs == 2 and err.test.kind == "paired" and len(err.base) == 2  # seeds 0 and 2, both sides
+    assert row.comparison.left_out_base == (1,)
+    assert report.ranking_cells(row)[6].endswith("(1 error)")
+    nothing = ranking.rank([r for r in results if r.recipe != "same"] + [make_result("same", 0, status="diverged")])
+    assert report.ranking_cells(nothing.row("same"))[1:7] == ["-", "-", "-", "-", "-", "DIVERGED"]
