@@ -316,7 +316,8 @@ def ranking_legend(ranking: Ranking) -> list[str]:
         f"{ref}'s.",
         f"p: paired t-test over the seeds both ran (Welch's where they share none), on log values for the ratios, "
         f"Holm-adjusted over the rows of each column; verdict: better/worse when p < {s.alpha:g} and the change is "
-        f"at least {minimums}, otherwise within noise; n=1: no test, the minimum alone decides.",
+        f"at least {minimums} (mixed: some columns better, others worse), otherwise within noise; n=1: no test, "
+        "the minimum alone decides.",
     ]
     if ranking.target is not None:
         lines.append(f"to target: epochs and wall s until the validation error_rate first reached "
@@ -327,12 +328,3 @@ def ranking_legend(ranking: Ranking) -> list[str]:
             lines.append("results written before schema 4 have no clock per epoch: their time to target counts "
                          "epochs only (no lr_find).")
     return lines + list(ranking.notes)
-
-
-def ranking_report(ranking: Ranking, fmt: str = "markdown") -> str:
-    """The ranking table against the reference, then its legend (csv: raw numbers, no legend)."""
-    if fmt == "csv":
-        return format_table(["label", *RANKING_RAW_HEADERS], [[r.label, *ranking_raw(r, ranking)]
-                                                              for r in ranking.rows], fmt)
-    table = format_table(RANKING_HEADERS, [ranking_cells(r) for r in ranking.rows], fmt)
-    return _with_legend(table, ranking_legend(ranking), fmt)
