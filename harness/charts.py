@@ -312,7 +312,7 @@ def losses(sets: Sequence[ResultSet], palette: Palette) -> bytes:
                 xs, means, lows, highs = _mean_batch_losses(series)
                 ax.fill_between(xs, lows, highs, color=colour, alpha=0.2, linewidth=0)
                 ax.plot(xs, means, color=colour, linewidth=1.0)
-            else:  # results before schema 4: fastai's smoothed training loss at each epoch's end
+            else:  # results before schema 5: fastai's smoothed training loss at each epoch's end
                 smoothed_only = True
                 points = series.by_epoch(lambda e: e.train_loss)
                 ax.plot([x for x, _ in points], [s.mean for _, s in points], color=colour, linestyle=":",

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from recipebench import __version__, compare, matrix, render, report
-from recipebench.options import OPTION_TABLE, TABLE_OPTIONS, UsageError, from_values
+from recipebench.options import FLAGS, OPTION_TABLE, TABLE_OPTIONS, UsageError, from_values
 from recipebench.registry import PluginError, load_registry
 from recipebench.rows import grouped
 from recipebench.store import Loaded, ResultsError, scan_results
@@ -124,8 +124,7 @@ def _looked(args: argparse.Namespace):
     from recipebench.cache import default_cache_dir
 
     options = from_values({dest: getattr(args, dest) for dest in DATA_OPTIONS})
-    return showdata.prepare(load_registry(options.plugins_dir), options.workload, options.scale,
-                            options.cache_dir or default_cache_dir(), options.data_dir, options.label_re)
+    return showdata.prepare(load_registry(options.plugins_dir), options, options.cache_dir or default_cache_dir())
 
 
 def _cmd_show_batch(args: argparse.Namespace) -> int:
@@ -145,7 +144,8 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
 
 #: The session options show-batch and summary take (from the suite's OPTION_TABLE).
-DATA_OPTIONS = ("workload", "scale", "data_dir", "label_re", "cache_dir", "plugins_dir")
+DATA_OPTIONS = ("workload", "scale", "data_dir", "label_re", "labels", "split", "drop_small_classes", "cache_dir",
+                "plugins_dir")
 
 
 def _usage_type(parse):
@@ -163,7 +163,9 @@ def _usage_type(parse):
 def _add_options(p: argparse.ArgumentParser, dests: Sequence[str]) -> None:
     """The suite's options ``dests`` (OPTION_TABLE: same flags, help and parsing as under pytest)."""
     for flag, dest, help_text, parse, _default in OPTION_TABLE:
-        if dest in dests:
+        if dest in FLAGS and dest in dests:
+            p.add_argument(flag, dest=dest, action="store_true", help=help_text.replace("%", "%%"))
+        elif dest in dests:
             kind = {} if parse in (None, str) else {"type": _usage_type(parse)}
             p.add_argument(flag, dest=dest, default=None, help=help_text.replace("%", "%%"), **kind)
 

@@ -80,7 +80,7 @@ def _figures(sets: Sequence[charts.ResultSet], reference: str) -> list[Block]:
         Heading("Training and validation loss"),
         Figure("loss.png", charts.losses(sets, palette), "training loss per batch, validation loss per epoch",
                "Cross-entropy loss: the raw training loss of every batch (mean over seeds, band min-max), and the "
-               "validation loss at the end of each epoch (black). Results written before schema 4 recorded no "
+               "validation loss at the end of each epoch (black). Results written before schema 5 recorded no "
                "per-batch losses: they show fastai's smoothed training loss at each epoch's end instead." + sides),
     ]
     found = charts.lr_finds(sets, palette)

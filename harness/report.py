@@ -325,6 +325,6 @@ def ranking_legend(ranking: Ranking) -> list[str]:
                      "lr_find and everything else included; median over seeds, a run that never got there counting "
                      "as never, [min-max] of those that did.")
         if any(r.time and CLOCK_EPOCHS in r.time.clocks for r in ranking.rows):
-            lines.append("results written before schema 4 have no clock per epoch: their time to target counts "
+            lines.append("results written before schema 5 have no clock per epoch: their time to target counts "
                          "epochs only (no lr_find).")
     return lines + list(ranking.notes)

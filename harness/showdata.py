@@ -15,6 +15,7 @@ from pathlib import Path
 
 from recipebench import data as data_mod
 from recipebench.api import PreparedData, Scale, WorkloadRequest
+from recipebench.options import Options
 from recipebench.registry import Registry, UnknownNameError
 
 #: Images in the grid, and the seed of the batch shown (its shuffling and augmentation).
@@ -35,25 +36,27 @@ class Looked:
     data: PreparedData
 
 
-def prepare(registry: Registry, workload: str, scale: str | None, cache_dir: Path, data_dir: Path | None = None,
-            label_re: str | None = None) -> Looked:
-    """The workload's data at ``scale`` (default: quick), prepared as a session prepares it, on the CPU."""
+def prepare(registry: Registry, options: Options, cache_dir: Path) -> Looked:
+    """The data of ``options.workload`` at ``options.scale`` (default: quick), prepared on the CPU as a
+    session prepares it (``--data-dir``, ``--label-re``, ``--labels``, ``--split``, ``--drop-small-classes``)."""
     import torch
 
+    o = options
     try:
-        w = registry.workload(workload)
+        w = registry.workload(o.workload)
     except UnknownNameError as exc:
         raise DataLookError(str(exc)) from None
-    name = scale or "quick"
+    name = o.scale or "quick"
     if name not in w.scales:
-        raise DataLookError(f"--scale {name!r}: workload {workload!r} has {', '.join(w.scales)}")
+        raise DataLookError(f"--scale {name!r}: workload {o.workload!r} has {', '.join(w.scales)}")
     request = WorkloadRequest(scale=w.scales[name], cache_dir=Path(cache_dir), device=torch.device("cpu"),
-                              data_dir=data_dir, label_re=label_re)
+                              data_dir=o.data_dir, label_re=o.label_re, labels=o.labels, split=o.split,
+                              drop_small_classes=o.drop_small_classes)
     try:
         prepared = w.prepare(request)
     except (OSError, ValueError, RuntimeError) as exc:
-        raise DataLookError(f"workload {workload!r}: {exc}") from exc
-    return Looked(workload, w.scales[name], prepared)
+        raise DataLookError(f"workload {o.workload!r}: {exc}") from exc
+    return Looked(o.workload, w.scales[name], prepared)
 
 
 def show_batch(looked: Looked, max_n: int = GRID_IMAGES) -> bytes:

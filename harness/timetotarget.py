@@ -4,7 +4,7 @@ first reached a target.
 For each run (or sub-result) the epochs are read in order; the first whose ``error_rate`` is at or
 below the target gives the number of epochs and the wall time: that epoch's ``elapsed_s``, the time
 from the start of the recipe to the end of the epoch's validation with everything the recipe did
-before it (``lr_find``, unfreezing, ...). Results written before schema 4 have no ``elapsed_s``; for
+before it (``lr_find``, unfreezing, ...). Results written before schema 5 have no ``elapsed_s``; for
 them the time is the sum of the epochs' own wall times (training and validation only), and
 :attr:`TimeToTarget.clock` says so. A run that never gets there has not reached the target.
 
@@ -25,7 +25,7 @@ from recipebench.rows import Row
 #: Error rates are counts over the validation set (k / n); a mean target can equal one exactly.
 TOLERANCE = 1e-9
 CLOCK_RECIPE = "recipe"  # elapsed_s: from the recipe's start, everything included
-CLOCK_EPOCHS = "epochs"  # the sum of the epochs' wall times (results before schema 4)
+CLOCK_EPOCHS = "epochs"  # the sum of the epochs' wall times (results before schema 5)
 
 
 class TargetError(ValueError):

@@ -91,7 +91,7 @@ def test_time_to_target_is_the_first_epoch_at_or_below_it_on_the_recipes_clock()
     assert time_to_target(run, 0.45) == TimeToTarget(2, 27.0, CLOCK_RECIPE)
     assert time_to_target(run, 0.30) == TimeToTarget(None, None, CLOCK_RECIPE) and not time_to_target(run, 0.3).reached
     assert time_to_target((), 0.4) is None
-    old = epochs([0.5, 0.42, 0.40], clock=False)  # before schema 4: the epochs' own time only
+    old = epochs([0.5, 0.42, 0.40], clock=False)  # before schema 5: the epochs' own time only
     assert time_to_target(old, 0.42) == TimeToTarget(2, 20.0, CLOCK_EPOCHS)
     assert time_to_target(run, 1 / 3 * 1.2) == time_to_target(run, 0.4)  # exactly equal counts as reached
 

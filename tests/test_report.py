@@ -129,7 +129,7 @@ def test_a_report_is_never_overwritten_and_bad_arguments_are_usage_errors(tmp_pa
     assert code == 2 and "--reference nope: not in these results; choose one of baseline, " in err
 
 
-def test_results_before_schema_4_still_make_every_chart(tmp_path, capsys):
+def test_results_before_schema_5_still_make_every_chart(tmp_path, capsys):
     """No per-batch losses and no per-epoch clock: the loss chart falls back to fastai's smoothed loss."""
     results = save(suite(seeds=(0,), clock=False), tmp_path / "old")
     code, _, err = run_cli(capsys, "report", results, "--out", tmp_path / "r")
