@@ -1,7 +1,8 @@
 """The fastai callbacks the harness adds to every Learner it builds.
 
 * :class:`EpochMeter`   -- after every training epoch an :class:`~recipebench.results.EpochRecord`:
-  losses and error_rate (from the Recorder), phase (frozen / unfrozen), wall time and throughput.
+  losses and error_rate (from the Recorder), phase (frozen / unfrozen), wall time, throughput, the
+  time since the recipe started and every batch's raw training loss (compacted).
 * :class:`DtypeProbe`   -- the dtype of the model's raw output in each fit, so the precision a result
   states is the one that really ran.
 * :class:`DivergenceGuard` -- stops a run whose training loss is not finite or explodes
@@ -22,7 +23,7 @@ from fastai.learner import Recorder
 from fastai.torch_core import find_bs, to_float
 
 from recipebench.measure import RunLog, num, synchronize
-from recipebench.results import Divergence, EpochRecord
+from recipebench.results import Divergence, EpochRecord, compact_losses
 
 #: "Exploding": a training batch loss above this many times the cross-entropy of guessing uniformly
 #: among the classes (ln C: 1.8 for 6 classes, 3.6 for 37). No run that is still learning gets there.
@@ -58,6 +59,7 @@ class EpochMeter(Callback):
     def before_epoch(self):
         synchronize(self.log.device)
         self.t_epoch, self.train_s, self.samples, self.trained = time.perf_counter(), 0.0, 0, False
+        self.losses = []  # detached loss tensors: read once at the epoch's end, not once per batch
 
     def before_train(self):
         if self.skip:
@@ -71,6 +73,7 @@ class EpochMeter(Callback):
     def after_batch(self):
         if self.trained and self.training:
             self.samples += find_bs(self.yb)
+            self.losses.append(self.learn.loss.detach().float().reshape(()))
 
     def after_train(self):
         if self.trained:
@@ -93,6 +96,8 @@ class EpochMeter(Callback):
             wall_s=time.perf_counter() - self.t_epoch,
             train_s=self.train_s,
             train_samples=int(self.samples),
+            elapsed_s=self.log.elapsed_s(),
+            batch_losses=compact_losses(torch.stack(self.losses).cpu().tolist() if self.losses else ()),
         ))
         self.log.notify("epoch", self.log.epochs[-1], k=self.learn.epoch + 1, n=self.learn.n_epoch, span=self.log.span)
 

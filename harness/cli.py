@@ -1,25 +1,32 @@
-"""The ``recipebench`` command (also ``python -m recipebench``).
-
-    recipebench list                       recipes, workloads and archs, with the plugin of each
-    recipebench table RESULTS...           the summary table of saved results
-    recipebench plot RESULTS... -o FILE    error_rate per epoch and lr_find curves
-    recipebench compare BASE NEW           base against new, per recipe, with a test across seeds
-    recipebench matrix RESULTS... --by F   recipes x the values of a recorded field (torch, fastai...)
+"""The recipebench command line (also ``python -m recipebench``); :data:`DESCRIPTION` lists its commands.
 
 A bad argument is a usage error (exit status 2); ``compare --fail-on`` exits 1 on a regression.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from recipebench import compare, matrix, render, report
+from recipebench import __version__, compare, matrix, render, report
+from recipebench.options import FLAGS, OPTION_TABLE, TABLE_OPTIONS, UsageError, from_values
 from recipebench.registry import PluginError, load_registry
-from recipebench.store import ResultsError, load_results
+from recipebench.rows import grouped
+from recipebench.store import Loaded, ResultsError, scan_results
 from recipebench.tables import FORMATS
+from recipebench.timetotarget import TargetError
+
+DESCRIPTION = """\
+Tables, charts and comparisons of saved benchmark results, and a look at a workload's data.
+
+RESULTS, BASE, NEW, SET: a results folder (searched recursively), a result file or a pytest-benchmark
+JSON file. A bad argument is a usage error (exit status 2); compare --fail-on exits 1 on a regression.
+recipebench COMMAND --help says more about each command."""
+#: The exit status of a command whose output pipe was closed early (``| head``): 128 + SIGPIPE, as a shell says.
+EXIT_BROKEN_PIPE = 141
 
 
 def _options_text(recipe) -> str:
@@ -47,49 +54,177 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(paths: Sequence[Path], command: str) -> Loaded:
+    """The results; each file in a folder that is not a result is named on stderr, and skipped."""
+    loaded = scan_results(paths)
+    for why in loaded.skipped:
+        print(f"recipebench {command}: note: skipped {why}", file=sys.stderr)
+    return loaded
+
+
+def _check_reference(results, reference: str | None) -> None:
+    """A reference named with --reference must be one of the rows (a default one missing is a note)."""
+    labels = grouped(results)
+    if reference is not None and reference not in labels:
+        raise UsageError(f"--reference {reference}: not in these results; choose one of {', '.join(labels)}")
+
+
 def _cmd_table(args: argparse.Namespace) -> int:
-    results = load_results(args.results)
+    results = list(_load(args.results, "table").results)
     notes = compare.check_no_repeats(" ".join(map(str, args.results)), results, args.force)
-    print(render.session_report(results, fmt=args.format))
+    _check_reference(results, args.reference)
+    print(render.session_report(results, fmt=args.format, reference=args.reference, target_error=args.target_error))
     for note in notes:
         print(note, file=sys.stderr)
     return 0
 
 
+def _beside(paths: Sequence[Path], name: str) -> Path:
+    """``name`` in the one results folder given (or beside the one file); several: say where with -o."""
+    if len(paths) != 1:
+        raise UsageError(f"{len(paths)} results paths: say where the PNG goes with -o FILE")
+    path = Path(paths[0])
+    return (path if path.is_dir() else path.parent) / name
+
+
+def _wrote(path: Path, asked: Path) -> None:
+    kept = "" if path == asked else f" ({asked} exists: files are never overwritten)"
+    print(f"{path}{kept}")
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
-    out = render.plot_epochs(load_results(args.results), Path(args.output))
-    print(out)
+    results = _load(args.results, "plot").results
+    asked = Path(args.output) if args.output else _beside(args.results, "epochs.png")
+    _wrote(render.plot_epochs(results, asked), asked)
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="recipebench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _cmd_report(args: argparse.Namespace) -> int:
+    from recipebench import charts, document
 
-    p = sub.add_parser("list", help="recipes, workloads and archs with the plugin that provided each")
+    if len(args.sets) > 2:
+        raise UsageError(f"{len(args.sets)} result sets: give one, or two (base and new)")
+    tags = ("base", "new") if len(args.sets) == 2 else ("",)
+    sets = [charts.ResultSet(str(p), _load([p], "report").results, tag) for p, tag in zip(args.sets, tags)]
+    for s in sets:
+        compare.check_no_repeats(s.name, s.results, args.force)
+        _check_reference(s.results, args.reference)
+    if len(sets) == 1:
+        blocks = document.single_report(sets[0], args.reference, args.target_error)
+    else:
+        blocks = document.pair_report(sets[0], sets[1], args.reference, args.target_error, compare.Settings(),
+                                      args.force)
+    for path in document.write(blocks, args.out):
+        print(path)
+    return 0
+
+
+def _looked(args: argparse.Namespace):
+    from recipebench import showdata
+    from recipebench.cache import default_cache_dir
+
+    options = from_values({dest: getattr(args, dest) for dest in DATA_OPTIONS})
+    return showdata.prepare(load_registry(options.plugins_dir), options, options.cache_dir or default_cache_dir())
+
+
+def _cmd_show_batch(args: argparse.Namespace) -> int:
+    from recipebench import showdata
+    from recipebench.files import atomic_write
+
+    asked = Path(args.out)
+    _wrote(atomic_write(asked, showdata.show_batch(_looked(args)), overwrite=False), asked)
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from recipebench import showdata
+
+    print(showdata.summary(_looked(args)), end="")
+    return 0
+
+
+#: The session options show-batch and summary take (from the suite's OPTION_TABLE).
+DATA_OPTIONS = ("workload", "scale", "data_dir", "label_re", "labels", "split", "drop_small_classes", "cache_dir",
+                "plugins_dir")
+
+
+def _usage_type(parse):
+    """An argparse type from an OPTION_TABLE parser: its UsageError becomes argparse's message."""
+    def parsed(text: str):
+        try:
+            return parse(text)
+        except UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parsed.__name__ = getattr(parse, "__name__", "value")
+    return parsed
+
+
+def _add_options(p: argparse.ArgumentParser, dests: Sequence[str]) -> None:
+    """The suite's options ``dests`` (OPTION_TABLE: same flags, help and parsing as under pytest)."""
+    for flag, dest, help_text, parse, _default in OPTION_TABLE:
+        if dest in FLAGS and dest in dests:
+            p.add_argument(flag, dest=dest, action="store_true", help=help_text.replace("%", "%%"))
+        elif dest in dests:
+            kind = {} if parse in (None, str) else {"type": _usage_type(parse)}
+            p.add_argument(flag, dest=dest, default=None, help=help_text.replace("%", "%%"), **kind)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="recipebench", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                        help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
+    results_help = "a results folder (searched recursively), a result file or a pytest-benchmark JSON file"
+
+    p = sub.add_parser("list", help="recipes, workloads and archs with the plugin that provided each",
+                       description="Every recipe, workload and architecture, with the plugin that provided it.")
     p.add_argument("--plugins-dir", type=Path, default=None, help="also load every *.py plugin in this folder")
     p.set_defaults(func=_cmd_list)
 
-    p = sub.add_parser("table", help="the summary table of saved results (files or folders)")
-    p.add_argument("results", nargs="+", type=Path)
-    p.add_argument("--format", choices=FORMATS, default="text")
+    p = sub.add_parser("table", help="RESULTS...: the session table and the ranking against a reference recipe",
+                       description="The session table of saved results: each recipe's numbers, then every recipe "
+                                   "and sub-result against a reference recipe (Δ error_rate, wall and memory ratios "
+                                   "with paired t-tests, a verdict) with its time to a target error rate.")
+    p.add_argument("results", nargs="+", type=Path, metavar="RESULTS", help=results_help + " (all pooled)")
+    p.add_argument("--format", choices=FORMATS, default="text",
+                   help="text (default), markdown (GitHub), or csv (raw numbers, one column each)")
+    _add_options(p, TABLE_OPTIONS)
     p.add_argument("--force", action="store_true",
                    help="pool results even when a recipe x seed appears more than once (several sessions)")
     p.set_defaults(func=_cmd_table)
 
-    p = sub.add_parser("plot", help="plot error_rate per epoch and lr_find curves of saved results")
-    p.add_argument("results", nargs="+", type=Path)
-    p.add_argument("-o", "--output", default="epochs.png")
+    p = sub.add_parser("report",
+                       help="SET [SET] --out DIR: report.md and report.html with charts (two sets: base, new)",
+                       description="Write report.md (renders on GitHub, beside its PNGs) and a self-contained "
+                                   "report.html into DIR: the ranking against the reference with time to target, "
+                                   "the session table, charts (error rate per epoch, losses, lr_find, error rate "
+                                   "against wall time) and the most-confused pairs. With two sets (base and new, "
+                                   "or two torch versions): the compare table and the charts side by side.")
+    p.add_argument("sets", nargs="+", type=Path, metavar="SET", help=results_help + "; two: base, then new")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="the folder to write into (made if needed; an earlier report there is never overwritten)")
+    _add_options(p, TABLE_OPTIONS)
+    p.add_argument("--force", action="store_true",
+                   help="compare across workloads, scales or devices, or pool a recipe x seed that appears twice")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("plot", help="RESULTS... [-o FILE]: error_rate per epoch and lr_find curves in one PNG",
+                       description="One PNG of every run's error_rate per epoch and its lr_find curves.")
+    p.add_argument("results", nargs="+", type=Path, metavar="RESULTS", help=results_help)
+    p.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
+                   help="the PNG to write (default: epochs.png in the one results folder given); an existing "
+                        "file is never overwritten: the next free name (epochs-2.png) is taken and printed")
     p.set_defaults(func=_cmd_plot)
 
     examples = ", ".join(m.example for m in compare.METRICS).replace("%", "%%")  # argparse formats help with %
     p = sub.add_parser(
-        "compare", help="compare two result sets per recipe and sub-result, with a t-test across seeds",
+        "compare", help="BASE NEW: per recipe and sub-result, with a t-test across seeds",
         description="Compare NEW against BASE (each a results folder, a result file or a pytest-benchmark JSON "
                     "file): error_rate Δ in percentage points, wall s, img/s and peak MB Δ in %, each with a "
                     "t-test across seeds (Welch's, or paired when both sides ran the same seeds; Holm-adjusted), "
-                    "and a verdict: better, worse or within noise.")
+                    "each side's time to a target error rate, and a verdict: better, worse or within noise.")
     p.add_argument("base", type=Path, help="the reference results (e.g. results/baseline/)")
     p.add_argument("new", type=Path, help="the results to judge (e.g. results/new/)")
     p.add_argument("--format", choices=FORMATS, default="markdown",
@@ -107,20 +242,39 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how much a whole session's timings and memory drift with the machine's state, which "
                         f"seeds cannot show; added to the tests of wall s, img/s and peak MB (default "
                         f"{compare.DEFAULT_SESSION_NOISE:.0%})".replace("%)", "%%)"))
+    _add_options(p, TABLE_OPTIONS)
     p.add_argument("--force", action="store_true",
                    help="compare even across workloads, scales or devices, or with a seed repeated on a side")
     p.set_defaults(func=_cmd_compare)
 
-    p = sub.add_parser("matrix", help="recipes x the values of a recorded field (--by torch): error_rate and wall s",
+    p = sub.add_parser("matrix", help="RESULTS... --by FIELD: recipes x the values of a recorded field (torch...)",
                        description="A recipe x value table of error_rate and wall time, e.g. "
-                                   "`recipebench matrix results/tox/*/ --by torch`.")
-    p.add_argument("results", nargs="+", type=Path, help="results folders or files (all of them, every value)")
+                                   "recipebench matrix results/tox/*/ --by torch")
+    p.add_argument("results", nargs="+", type=Path, metavar="RESULTS",
+                   help="results folders or files (all of them, every value)")
     p.add_argument("--by", required=True, metavar="FIELD",
                    help="torch, fastai, torchvision, python, device, device_name, arch, host... or a dotted path "
                         "such as versions.torch")
-    p.add_argument("--format", choices=FORMATS, default="markdown")
-    p.add_argument("--force", action="store_true", help="put mixed workloads, scales or devices side by side, or pool a recipe x seed that appears twice")
+    p.add_argument("--format", choices=FORMATS, default="markdown",
+                   help="markdown (default), text, or csv (raw numbers, one column each)")
+    p.add_argument("--force", action="store_true",
+                   help="put mixed workloads, scales or devices side by side, or pool a recipe x seed that appears twice")
     p.set_defaults(func=_cmd_matrix)
+
+    p = sub.add_parser("show-batch", help="--workload W --out FILE.png: augmented training images with their labels",
+                       description="Prepare a workload's data as the suite does (nothing is trained) and write a "
+                                   "grid of augmented training images, each titled with its label: the chapter's "
+                                   "dls.show_batch().")
+    _add_options(p, DATA_OPTIONS)
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.png",
+                   help="the PNG to write; an existing file is never overwritten: the next free name is taken")
+    p.set_defaults(func=_cmd_show_batch)
+
+    p = sub.add_parser("summary", help="--workload W: fastai's DataBlock.summary of a workload's data",
+                       description="Prepare a workload's data as the suite does (nothing is trained) and print "
+                                   "fastai's DataBlock.summary: every step from a file to a batch.")
+    _add_options(p, DATA_OPTIONS)
+    p.set_defaults(func=_cmd_summary)
     return parser
 
 
@@ -158,10 +312,12 @@ def _alpha(text: str) -> float:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     settings = compare.Settings(args.alpha, {t.metric.name: t.amount for t in args.min_effect}, args.session_noise)
-    base = compare.Side(str(args.base), tuple(load_results([args.base])))
-    new = compare.Side(str(args.new), tuple(load_results([args.new])))
+    base = compare.Side(str(args.base), _load([args.base], "compare").results)
+    new = compare.Side(str(args.new), _load([args.new], "compare").results)
     comparison = compare.compare(base, new, settings, force=args.force)
-    print(report.compare_report(comparison, args.format))
+    _check_reference(base.results, args.reference)
+    target = report.compare_target(comparison, args.reference, args.target_error)
+    print(report.compare_report(comparison, args.format, target))
     failed = compare.violations(comparison, args.fail_on)
     for v in failed:
         print(f"recipebench: regression: {v}", file=sys.stderr)
@@ -169,15 +325,34 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_matrix(args: argparse.Namespace) -> int:
-    print(report.matrix_report(matrix.build(load_results(args.results), args.by, force=args.force), args.format))
+    results = _load(args.results, "matrix").results
+    print(report.matrix_report(matrix.build(results, args.by, force=args.force), args.format))
     return 0
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush to a closed pipe says nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout with no file descriptor (captured): nothing to flush
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from recipebench.document import ReportError
+    from recipebench.showdata import DataLookError
+
     try:
-        return args.func(args)
-    except (PluginError, ResultsError, compare.CompareError, matrix.FieldError) as exc:
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe (| head) shows here, not in the interpreter's last flush
+        return code
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+    except (PluginError, ResultsError, compare.CompareError, matrix.FieldError, UsageError, TargetError,
+            ReportError, DataLookError) as exc:
         print(f"recipebench {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

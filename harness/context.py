@@ -29,14 +29,15 @@ class MeasuredSpan:
     own_error_rates: tuple[float | None, ...] = ()  # error_rate of each of its own epochs, set at close
     final: Mapping[str, float | None] = field(default_factory=dict)  # set by evaluate_outcomes
     snapshot: Path | None = None  # the weights held when the span closed, saved for evaluate_outcomes
+    started_s: float | None = None  # the run's elapsed time (RunLog.elapsed_s) when the span began
+
+    def chain(self) -> list[MeasuredSpan]:
+        """The spans this one continues (earliest first), then itself."""
+        return (self.after.chain() if self.after else []) + [self]
 
     @property
     def wall_s(self) -> float:
         return self.own_wall_s + (self.after.wall_s if self.after else 0.0)
-
-    def epoch_indices(self) -> list[int]:
-        before = self.after.epoch_indices() if self.after else []
-        return before + list(range(self.first_epoch, self.last_epoch))
 
     @property
     def best_own_epoch(self) -> int:
@@ -99,7 +100,7 @@ class RunContext:
     def _span(self, name: str, report: bool, after: MeasuredSpan | None) -> Iterator[MeasuredSpan]:
         if any(s.name == name for s in self._spans):
             raise ValueError(f"outcome/stage name {name!r} used twice in one recipe")
-        span = MeasuredSpan(name, report, after, first_epoch=len(self._log.epochs))
+        span = MeasuredSpan(name, report, after, first_epoch=len(self._log.epochs), started_s=self._log.elapsed_s())
         self._spans.append(span)
         synchronize(self._log.device)
         t0 = time.perf_counter()

@@ -73,9 +73,14 @@ class RunLog:
     fits: int = 0
     pred_dtypes: list[str] = field(default_factory=list)  # dtype of the model output, per fit
     overhead_s: float = 0.0  # harness work inside the recipe's timer (saving outcome weights), subtracted
+    started_at: float | None = None  # time.perf_counter() when the recipe started
     #: Told of each epoch and lr_find as it ends (live progress); None: nobody is watching.
     observer: RunObserver | None = None
     span: str | None = None  # the outcome or stage now training, if any
+
+    def elapsed_s(self) -> float | None:
+        """Seconds since the recipe started, less the harness's own work in it; None before it started."""
+        return None if self.started_at is None else time.perf_counter() - self.started_at - self.overhead_s
 
     def notify(self, event: str, *args: Any, **kwargs: Any) -> None:
         """Tell the observer; one that fails is dropped with a warning: watching must never stop a run."""

@@ -38,6 +38,17 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
+def parse_target_error(text: str) -> float:
+    """``--target-error 0.25``: a validation error rate, between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise UsageError(f"--target-error {text!r}: an error rate between 0 and 1, e.g. 0.25")
+    return value
+
+
 def parse_recipe_options(items: Sequence[str]) -> Mapping[str, Mapping[str, str]]:
     """``--recipe-option lr_find_tuned.suggestion=steep`` -> {"lr_find_tuned": {"suggestion": "steep"}}."""
     out: dict[str, dict[str, str]] = {}
@@ -94,6 +105,8 @@ class Options:
     cpu_bf16: str = "auto"
     #: Skip the cases of this configuration already finished in --results-dir (an interrupted suite).
     resume: bool = False
+    reference: str | None = None  # the recipe the session table ranks the others against (None: baseline)
+    target_error: float | None = None  # time-to-target's target (None: the reference's mean final error)
 
     def __post_init__(self) -> None:
         if self.scale is not None and self.scale not in SCALE_NAMES:
@@ -130,7 +143,8 @@ class Options:
 
 #: (flag, dest, help, type-parser, default) for every option; pytest and argparse both use this.
 OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...] = (
-    ("--workload", "workload", "workload to train on (default: synthetic; see `recipebench list`)", str, "synthetic"),
+    ("--workload", "workload", "workload to train on (default: synthetic; recipebench list shows them all)", str,
+     "synthetic"),
     ("--scale", "scale", "smoke | quick | full (default: quick on CPU, full on CUDA)", str, None),
     ("--seeds", "seeds", "number of seeds (3 -> 0,1,2) or a list (0,5,7); default 1", parse_seeds, "1"),
     ("--recipe", "recipes", "run only this recipe (repeatable; default: all)", str, None),
@@ -160,7 +174,13 @@ OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...]
      str, "auto"),
     ("--resume", "resume", "skip the cases already finished with this configuration in --results-dir (after an "
      "interrupted suite); the session continues in that session's folder", None, False),
+    ("--reference", "reference", "the recipe (or RECIPE > OUTCOME) the table ranks every row against "
+     "(default: baseline)", str, None),
+    ("--target-error", "target_error", "time to target: epochs and wall s until the validation error_rate first "
+     "reaches this (default: the reference's mean final error_rate)", parse_target_error, None),
 )
+#: The options that only shape the session table: `recipebench table` takes them too.
+TABLE_OPTIONS = ("reference", "target_error")
 REPEATABLE = ("recipes", "recipe_options")
 #: Options that take no value: present or not.
 FLAGS = ("drop_small_classes", "deterministic", "resume")

@@ -156,7 +156,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if session is None or not (session.results or session.skipped):
         return
     terminalreporter.section("recipebench")
-    for line in render.session_report(session.results, skipped=session.skipped).splitlines():
+    ranked_by = {"reference": session.options.reference, "target_error": session.options.target_error}
+    for line in render.session_report(session.results, skipped=session.skipped, **ranked_by).splitlines():
         terminalreporter.write_line(line)
     written = [s for s in session.saved if s.in_results_dir]
     elsewhere = [s for s in session.saved if not s.in_results_dir]
@@ -168,8 +169,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     folder = session.results_dir
     extras = []
     try:  # the table and plot are made again from the documents by `recipebench table|plot`: never fatal
-        atomic_write(folder / "summary.md", render.session_report(session.results, fmt="markdown", skipped=session.skipped)
-                     + "\n")
+        markdown = render.session_report(session.results, fmt="markdown", skipped=session.skipped, **ranked_by)
+        atomic_write(folder / "summary.md", markdown + "\n")
         extras.append("summary.md")
         render.plot_epochs(session.results, folder / "epochs.png")
         extras.append("epochs.png")

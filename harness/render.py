@@ -6,10 +6,14 @@ error rates as mean +- std (n), wall time as median [min-max].
 """
 from __future__ import annotations
 
+import io
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from recipebench import ranking, report
+from recipebench.files import atomic_write
+from recipebench.ranking import Ranking
 from recipebench.results import STATUS_OK, RunResult, SkippedCase
 from recipebench.rows import Row, grouped
 from recipebench.stats import Summary
@@ -102,7 +106,8 @@ def most_confused_lines(results: Sequence[RunResult], top: int = 3) -> list[str]
 
 
 def plot_epochs(results: Sequence[RunResult], path: Path) -> Path:
-    """error_rate per epoch for every run (frozen epochs as hollow markers), and lr_find curves."""
+    """error_rate per epoch for every run (frozen epochs as hollow markers), and lr_find curves, written to
+    ``path`` or, if that is taken, the next free name (never overwritten); returns the path written."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -136,19 +141,57 @@ def plot_epochs(results: Sequence[RunResult], path: Path) -> Path:
         ax2.set_title("lr_find")
         ax2.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
     plt.close(fig)
-    return path
+    return atomic_write(path, png.getvalue(), overwrite=False)
 
 
-def session_report(results: Sequence[RunResult], fmt: str = "text", skipped: Sequence[SkippedCase] = ()) -> str:
-    """The table with its context and most-confused pairs, as printed at the end of a session; a recipe
-    that did not train (``skipped``) is a row that says why."""
+SUMMARY_RAW_HEADERS = ("label", "runs", "failed", "error_rate_mean", "error_rate_std", "best_error_rate_mean",
+                       "best_error_rate_std", "best_epoch_min", "best_epoch_max", "wall_s_median", "wall_s_min",
+                       "wall_s_max", "samples_per_s_median", "samples_per_s_min", "samples_per_s_max",
+                       "peak_memory_bytes_max", "precision", "device", "arch")
+
+
+def summary_raw(label: str, group: Sequence[Row]) -> list[object]:
+    """The summary row's numbers, unformatted, one column each (csv)."""
+    ok = [r for r in group if r.status == STATUS_OK]
+    out: list[object] = [label, len(ok), len(group) - len(ok)]
+    for values, kind in (([r.error_rate for r in ok], "mean"), ([r.best_error_rate for r in ok], "mean"),
+                         ([r.best_epoch for r in ok], "range"), ([r.wall_s for r in ok], "spread"),
+                         ([r.samples_per_s for r in ok], "spread"), ([r.peak_memory_bytes for r in ok], "max")):
+        s = Summary.of(values)
+        picks = {"mean": ("mean", "std"), "range": ("min", "max"), "spread": ("median", "min", "max"), "max": ("max",)}
+        numbers = [None if s is None else getattr(s, name) for name in picks[kind]]
+        out += [int(v) if kind in ("range", "max") and v is not None else v for v in numbers]
+    return out + [_joined(r.precision for r in group), _joined(r.device for r in group), _joined(r.arch for r in group)]
+
+
+def session_csv(results: Sequence[RunResult], ranked: Ranking, skipped: Sequence[SkippedCase] = ()) -> str:
+    """One row per recipe and sub-result: the summary's and the ranking's raw numbers; then a row for each
+    recipe that did not train, its reason in the last column (empty for the others)."""
+    by_label = {r.label: r for r in ranked.rows}
+    body = [summary_raw(label, group) + report.ranking_raw(by_label[label], ranked) + [""]
+            for label, group in grouped(results).items()]
+    width = len(SUMMARY_RAW_HEADERS) + len(report.RANKING_RAW_HEADERS)
+    for recipe, cases in _by_recipe(skipped).items():
+        body.append([recipe, 0, 0, *[None] * (width - 3), _joined((c.reason for c in cases), "; ")])
+    return format_table([*SUMMARY_RAW_HEADERS, *report.RANKING_RAW_HEADERS, "skipped"], body, "csv")
+
+
+def session_report(results: Sequence[RunResult], fmt: str = "text", reference: str | None = None,
+                   target_error: float | None = None, skipped: Sequence[SkippedCase] = ()) -> str:
+    """The table, the ranking against ``reference`` (with time to ``target_error``, default: the
+    reference's mean final error_rate), their context and the most-confused pairs, as printed at the
+    end of a session; a recipe that did not train (``skipped``) is a row that says why. csv: one table
+    of raw numbers."""
+    ranked = ranking.rank(results, reference, target_error)
     if fmt == "csv":
-        return summary_table(results, fmt, skipped)
+        return session_csv(results, ranked, skipped)
     item = "- " if fmt == "markdown" else ""  # markdown would run plain lines into one paragraph
-    parts = [summary_table(results, fmt, skipped), ""]
-    parts += [item + line for line in context_lines(results)]
+    parts = [summary_table(results, fmt, skipped), "", format_table(report.RANKING_HEADERS,
+                                                           [report.ranking_cells(r) for r in ranked.rows], fmt), ""]
+    parts += [item + line for line in [*report.ranking_legend(ranked), *context_lines(results)]]
     confused = most_confused_lines(results)
     if confused:
         parts += ["", "most confused (actual -> predicted, count):"]

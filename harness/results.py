@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from types import MappingProxyType
 from typing import Any, Mapping
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 STATUS_OK = "ok"
 STATUS_ERROR = "error"  # the recipe raised: the traceback is in ``error``
 STATUS_DIVERGED = "diverged"  # the training loss went non-finite or exploded: see ``divergence``
@@ -41,6 +42,31 @@ class EpochRecord:
     wall_s: float  # the whole epoch: training and validation
     train_s: float  # the training part only
     train_samples: int  # images seen in training
+    #: From the start of the recipe (of an outcome: of its first stage) to the end of this epoch's
+    #: validation, everything the recipe did included (lr_find, unfreeze, ...): the clock of
+    #: time-to-accuracy. None in documents written before schema 5.
+    elapsed_s: float | None = None
+    #: The raw training loss of each batch of the epoch, in order, to 4 significant digits; an epoch of
+    #: more than :data:`MAX_BATCH_LOSSES` batches keeps the means of that many equal runs of batches.
+    #: Empty in documents written before schema 5.
+    batch_losses: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        _freeze(self, "batch_losses")
+
+
+#: At most this many per-batch training losses are kept per epoch (a full-scale Pets epoch has 93).
+MAX_BATCH_LOSSES = 100
+
+
+def compact_losses(losses, max_points: int = MAX_BATCH_LOSSES) -> tuple[float, ...]:
+    """Per-batch losses as stored: finite values, at most ``max_points`` (means of equal runs of
+    consecutive batches beyond that), each to 4 significant digits."""
+    xs = [float(v) for v in losses if math.isfinite(float(v))]
+    if len(xs) > max_points:
+        bounds = [round(i * len(xs) / max_points) for i in range(max_points + 1)]
+        xs = [sum(xs[a:b]) / (b - a) for a, b in zip(bounds, bounds[1:])]
+    return tuple(float(f"{v:.4g}") for v in xs)
 
 
 @dataclass(frozen=True)
@@ -259,8 +285,19 @@ def _to_4(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "config": config, "dropped_classes": doc.get("dropped_classes", [])}
 
 
+def _to_5(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 5 added to every epoch record ``elapsed_s`` (the clock of time-to-accuracy) and
+    ``batch_losses`` (per-batch training losses): older runs recorded neither (None and empty)."""
+
+    def epochs(records):
+        return [{**e, "elapsed_s": e.get("elapsed_s"), "batch_losses": e.get("batch_losses", [])} for e in records]
+
+    return {**doc, "epochs": epochs(doc.get("epochs", [])),
+            "outcomes": [{**o, "epochs": epochs(o.get("epochs", []))} for o in doc.get("outcomes", [])]}
+
+
 #: How a document of version N becomes version N + 1 (asv's ``update_to_N``), applied in turn.
-UPGRADES = {1: _to_2, 2: _to_3, 3: _to_4}
+UPGRADES = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5}
 
 
 def upgrade(doc: Mapping[str, Any]) -> Mapping[str, Any]:

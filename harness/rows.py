@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from recipebench.results import RunResult
+from recipebench.results import EpochRecord, RunResult
 
 #: Between a recipe and its outcome in a row's label: ``early_stopping_contrast > keep_best``.
 OUTCOME_SEP = " > "
@@ -31,6 +31,7 @@ class Row:
     precision: str
     device: str
     arch: str
+    epochs: tuple[EpochRecord, ...] = ()  # the run's (or the outcome's) epochs, for time-to-target
 
 
 def rows(result: RunResult) -> list[Row]:
@@ -40,11 +41,12 @@ def rows(result: RunResult) -> list[Row]:
     out = [Row(label=result.recipe, outcome=None, error_rate=result.error_rate,
                best_error_rate=result.best_error_rate, best_epoch=result.best_epoch,
                wall_s=result.wall_s, samples_per_s=result.samples_per_s,
-               peak_memory_bytes=result.peak_memory_bytes, **common)]
+               peak_memory_bytes=result.peak_memory_bytes, epochs=result.epochs, **common)]
     for o in result.outcomes:
         out.append(Row(label=f"{result.recipe}{OUTCOME_SEP}{o.name}", outcome=o.name, error_rate=o.error_rate,
                        best_error_rate=o.best_error_rate, best_epoch=o.best_epoch,
-                       wall_s=o.wall_s, samples_per_s=o.samples_per_s, peak_memory_bytes=None, **common))
+                       wall_s=o.wall_s, samples_per_s=o.samples_per_s, peak_memory_bytes=None, epochs=o.epochs,
+                       **common))
     return out
 
 

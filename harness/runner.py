@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
+import time
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -127,6 +128,7 @@ class PreparedRun:
                               snapshot_dir=self.workdir)
         try:
             with autocast_off(), self.memory, self.watch:
+                self.log.started_at = time.perf_counter()  # the clock of each epoch's elapsed_s
                 try:
                     p.recipe.train(self.ctx)
                 except TrainingDiverged as exc:
@@ -243,7 +245,17 @@ def _throughput(epochs) -> float | None:
 
 
 def _outcome(span: MeasuredSpan, log: RunLog) -> Outcome:
-    epochs = [dataclasses.replace(log.epochs[i], epoch=n + 1) for n, i in enumerate(span.epoch_indices())]
+    """The span as a sub-result: its epochs (those of the spans it continues first) renumbered from 1,
+    their elapsed_s counted on the outcome's own clock (each span's time from its start, after the
+    whole time of the spans before it)."""
+    epochs, offset_s = [], 0.0
+    for part in span.chain():
+        for i in range(part.first_epoch, part.last_epoch):
+            e = log.epochs[i]
+            elapsed = (None if e.elapsed_s is None or part.started_s is None
+                       else offset_s + e.elapsed_s - part.started_s)
+            epochs.append(dataclasses.replace(e, epoch=len(epochs) + 1, elapsed_s=elapsed))
+        offset_s += part.own_wall_s
     best_error, best_epoch = _best(epochs)
     return Outcome(name=span.name, error_rate=span.final.get("error_rate"), best_error_rate=best_error,
                    best_epoch=best_epoch, wall_s=span.wall_s, samples_per_s=_throughput(epochs),

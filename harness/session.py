@@ -27,6 +27,7 @@ from recipebench.measure import warm_up
 from recipebench.options import Options, UsageError, coerce_option
 from recipebench.registry import Registry, UnknownNameError, load_registry
 from recipebench.results import RunResult, SkippedCase
+from recipebench.rows import OUTCOME_SEP
 from recipebench.runner import PreparedRun, RunPlan, prepare
 
 
@@ -86,6 +87,11 @@ class BenchSession:
                     self.registry.arch(name)
         except UnknownNameError as exc:
             raise UsageError(str(exc)) from None
+        if options.reference is not None:  # a typo found now, not under the table at the end of the suite
+            try:
+                self.registry.recipe(options.reference.split(OUTCOME_SEP)[0])
+            except UnknownNameError as exc:
+                raise UsageError(f"--reference {options.reference}: {exc}") from None
         try:
             self.device = resolve_device(options.device)
         except DeviceError as exc:

@@ -15,6 +15,7 @@ Layout::
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
@@ -88,11 +89,23 @@ def _from_doc(doc: dict, origin: str) -> RunResult:
         raise ResultsError(f"{origin}: not a valid recipebench result (schema {SCHEMA_VERSION}): {msg}") from None
 
 
+class NotResults(ResultsError):
+    """A file that holds no recipebench results at all (another tool's JSON): skipped in a folder."""
+
+
 def _read_file(path: Path) -> list[RunResult]:
+    """The results in one file. A file that is not a result at all raises :class:`NotResults`; a result
+    that is broken (invalid, unreadable) raises :class:`ResultsError`."""
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{path}: cannot read JSON: {exc}") from None
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot read: {exc}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if '"schema_version"' in text or f'"{EXTRA_INFO_KEY}"' in text:  # ours, damaged
+            raise ResultsError(f"{path}: cannot read JSON: {exc}") from None
+        raise NotResults(f"{path}: not JSON ({exc})") from None
     if isinstance(doc, dict) and "benchmarks" in doc:  # pytest-benchmark's file
         found = [
             _from_doc(b["extra_info"][EXTRA_INFO_KEY], f"{path} [{b.get('name', '?')}]")
@@ -100,25 +113,51 @@ def _read_file(path: Path) -> list[RunResult]:
             if isinstance(b.get("extra_info"), dict) and EXTRA_INFO_KEY in b["extra_info"]
         ]
         if not found:
-            raise ResultsError(f"{path}: a pytest-benchmark file without recipebench results in extra_info")
+            raise NotResults(f"{path}: a pytest-benchmark file without recipebench results in extra_info")
         return found
     if isinstance(doc, dict) and "schema_version" in doc:
         return [_from_doc(doc, str(path))]
-    raise ResultsError(f"{path}: neither a recipebench result nor a pytest-benchmark file")
+    raise NotResults(f"{path}: neither a recipebench result nor a pytest-benchmark file")
 
 
-def load_results(paths: Iterable[Path]) -> list[RunResult]:
-    """Results from files and folders (folders are searched recursively for ``*.json``)."""
+@dataclass(frozen=True)
+class Loaded:
+    """What :func:`scan_results` found: the results, and the files in the folders it skipped (why)."""
+
+    results: tuple[RunResult, ...]
+    skipped: tuple[str, ...] = ()  # "<file>: <why it is not a result>"
+
+
+def scan_results(paths: Iterable[Path]) -> Loaded:
+    """Results from files and folders (folders are searched recursively for ``*.json``).
+
+    In a folder, a JSON file that is not a result (another tool's) is skipped and named in
+    :attr:`Loaded.skipped`; a result that is broken stops with :class:`ResultsError`, as does a file
+    named explicitly that is not a result, or a folder without any result."""
     out: list[RunResult] = []
+    skipped: list[str] = []
     for path in map(Path, paths):
         if path.is_dir():
             files = sorted(p for p in path.rglob("*.json") if not p.name.startswith("."))
-            if not files:
-                raise ResultsError(f"{path}: no result files (*.json) in this folder")
+            found = 0
             for f in files:
-                out.extend(_read_file(f))
+                try:
+                    got = _read_file(f)
+                except NotResults as exc:
+                    skipped.append(str(exc))
+                    continue
+                out.extend(got)
+                found += 1
+            if not found:
+                raise ResultsError(f"{path}: no result files (*.json) in this folder"
+                                   + (f" ({len(files)} other JSON files)" if files else ""))
         elif path.is_file():
             out.extend(_read_file(path))
         else:
             raise ResultsError(f"{path}: no such file or folder")
-    return out
+    return Loaded(tuple(out), tuple(skipped))
+
+
+def load_results(paths: Iterable[Path]) -> list[RunResult]:
+    """The results of :func:`scan_results`, without the notes on skipped files."""
+    return list(scan_results(paths).results)

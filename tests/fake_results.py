@@ -1,7 +1,19 @@
 """Made-up results for tests about arithmetic: schema-valid RunResults with chosen figures, no training."""
 from __future__ import annotations
 
-from recipebench.results import SCHEMA_VERSION, Config, Outcome, RunResult, WeightsInfo
+from recipebench.results import SCHEMA_VERSION, Config, EpochRecord, Outcome, RunResult, WeightsInfo
+
+
+def fake_epochs(errors, epoch_s: float = 10.0, before_s: float = 0.0, clock: bool = True, frozen: int = 1,
+                batches: int = 4) -> tuple[EpochRecord, ...]:
+    """Epoch records with these error rates, each ``epoch_s`` long, after ``before_s`` of other work
+    (an lr_find, say); ``clock=False`` as written before schema 5 (no elapsed_s, no batch losses)."""
+    return tuple(EpochRecord(epoch=i + 1, phase="frozen" if i < frozen else "unfrozen", fit=1 + (i >= frozen),
+                             train_loss=2.0 - i * 0.1, valid_loss=1.5 - i * 0.1, error_rate=e, wall_s=epoch_s,
+                             train_s=epoch_s * 0.8, train_samples=480,
+                             elapsed_s=before_s + epoch_s * (i + 1) if clock else None,
+                             batch_losses=tuple(2.2 - i * 0.1 - b * 0.02 for b in range(batches)) if clock else ())
+                 for i, e in enumerate(errors))
 
 
 def make_result(recipe: str = "baseline", seed: int = 0, error_rate: float | None = 0.1, wall_s: float = 20.0,

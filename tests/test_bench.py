@@ -102,6 +102,8 @@ def test_pytest_benchmark_compare_shows_the_saved_run(smoke_run):
     (["--label-re", "no group"], "needs exactly one group"),
     (["--split", "sideways"], "--split 'sideways': choose auto, random, folders or folders:NAME"),
     (["--labels", "grand"], "--labels 'grand': choose one of top, parent"),
+    (["--reference", "basline"], "--reference basline: unknown recipe 'basline'; registered recipes: baseline"),
+    (["--target-error", "40%"], "--target-error '40%': an error rate between 0 and 1"),
 ])
 def test_bad_options_are_usage_errors(args, message, cache_dir):
     proc = bench(["--benchmark-only", *args], cache_dir, check=False)

@@ -39,6 +39,16 @@ def test_the_table_shows_a_skipped_recipe_as_a_row_with_its_reason(baseline_resu
     assert "(seed 0)" in row
 
 
+def test_a_skipped_recipe_is_a_csv_row_too_with_its_reason_in_the_last_column(baseline_result):
+    csv_text = session_report([baseline_result], fmt="csv", skipped=[SkippedCase("resnet50_mixed_precision", 0,
+                                                                                  NO_NATIVE_BF16)])
+    header, *rows = [line.split(",") for line in csv_text.strip().splitlines()]
+    assert header[-1] == "skipped" and all(len(row) >= len(header) for row in rows)
+    skipped = next(line for line in csv_text.splitlines() if line.startswith("resnet50_mixed_precision"))
+    trained = next(line for line in csv_text.splitlines() if line.startswith("baseline"))
+    assert "no native bfloat16" in skipped and not trained.endswith("bfloat16")
+
+
 def test_results_record_what_the_cpu_can_do_in_bf16(baseline_result):
     bf16 = baseline_result.environment["cpu_bf16"]
     assert isinstance(bf16["native"], bool) and bf16["checked_by"] and "torch_cpu_capability" in bf16

@@ -81,6 +81,22 @@ def test_lr_find_is_recorded_with_every_suggestion(smoke_session):
     assert r.calls[1].kwargs["base_lr"] == pytest.approx(found.suggestions["minimum"])
     assert r.calls[0].kwargs["suggest_funcs"] == ["minimum", "steep"]
     assert len(r.epochs) == 2, "lr_find's mock training is not an epoch"
+    # time-to-accuracy's clock starts with the recipe: the first epoch's elapsed time includes lr_find
+    first, second = r.epochs
+    assert first.elapsed_s > found.wall_s + first.wall_s * 0.9 and second.elapsed_s > first.elapsed_s
+    assert second.elapsed_s <= r.wall_s + 1e-6
+    batches = r.n_train // r.config.batch_size  # fastai drops the last partial training batch
+    assert [len(e.batch_losses) for e in r.epochs] == [batches, batches], "lr_find's batches are not kept"
+    assert all(0 < loss < 20 for e in r.epochs for loss in e.batch_losses)
+
+
+def test_batch_losses_are_kept_compactly():
+    from recipebench.results import MAX_BATCH_LOSSES, compact_losses
+
+    assert compact_losses([2.3456789, float("nan"), 1.0]) == (2.346, 1.0)
+    many = compact_losses([float(i) for i in range(1000)])
+    assert len(many) == MAX_BATCH_LOSSES and many[0] == 4.5 and many[-1] == 994.5  # means of runs of 10
+    assert len(compact_losses(range(150))) == MAX_BATCH_LOSSES
 
 
 def test_outcomes_continue_a_shared_stage_and_are_revalidated(smoke_session):
@@ -105,6 +121,9 @@ def test_outcomes_continue_a_shared_stage_and_are_revalidated(smoke_session):
     assert a.epochs[0] == b.epochs[0], "both arms continue the same frozen start"
     assert b.epochs[1].error_rate == pytest.approx(b.error_rate, abs=1e-6), "re-validated weights are the last epoch's"
     assert a.wall_s > a.epochs[0].wall_s and r.wall_s >= a.wall_s
+    # each outcome's clock: the shared start's time, then its own (arm_b does not count arm_a's epochs)
+    assert a.epochs[0].elapsed_s == b.epochs[0].elapsed_s <= b.epochs[1].elapsed_s <= b.wall_s + 1e-6
+    assert b.epochs[1].elapsed_s < r.epochs[3].elapsed_s - r.epochs[2].wall_s
     assert len(r.epochs) == 4
 
 

@@ -134,12 +134,12 @@ def test_the_markdown_report_keeps_its_context_lines_apart():
     deep = make_result("deep", weights=WeightsInfo("synthetic-source", "resnet50", None, None),
                        most_confused=(ConfusedPair("a", "b", 3),))
     report = render.session_report([make_result(), deep], fmt="markdown")
-    table, _, rest = report.partition("\n\n")
-    assert table.startswith("| recipe")
-    context = rest.splitlines()
-    assert context[0].startswith("- workload synthetic")
+    table, ranking, context, *_ = report.split("\n\n")
+    assert table.startswith("| recipe") and ranking.startswith("| recipe")  # the session table, the ranking
+    assert all(line.startswith("- ") for line in context.splitlines())
+    assert any(line.startswith("- workload synthetic") for line in context.splitlines())
     assert "weights: synthetic-source (resnet18), synthetic-source (resnet50)" in report
-    assert context[-1] == "- deep: a -> b (3)"
+    assert report.splitlines()[-1] == "- deep: a -> b (3)"
     assert not any(line.startswith("- ") for line in render.session_report([deep]).splitlines())
 
 
@@ -157,9 +157,13 @@ def test_a_version_1_document_without_rss_at_start_still_loads(baseline_result, 
 
 
 def as_version(result, version: int) -> dict:
-    """``result`` as schema ``version`` wrote it: before 4 without config.split and dropped_classes,
-    before 3 without divergence, before 2 without rss_at_start_bytes."""
+    """``result`` as schema ``version`` wrote it: before 5 without the epochs' elapsed_s and batch_losses,
+    before 4 without config.split and dropped_classes, before 3 without divergence, before 2 without
+    rss_at_start_bytes."""
     doc = result.to_dict()
+    if version < 5:
+        for epoch in [*doc["epochs"], *(e for o in doc["outcomes"] for e in o["epochs"])]:
+            del epoch["elapsed_s"], epoch["batch_losses"]
     if version < 4:
         del doc["config"]["split"], doc["dropped_classes"]
     if version < 3:
@@ -169,21 +173,44 @@ def as_version(result, version: int) -> dict:
     return {**doc, "schema_version": version}
 
 
+def unclocked(result):
+    """``result`` as a document from before schema 5 loads: epochs without elapsed_s or batch losses."""
+    def strip(epochs):
+        return tuple(dataclasses.replace(e, elapsed_s=None, batch_losses=()) for e in epochs)
+
+    return dataclasses.replace(result, epochs=strip(result.epochs),
+                               outcomes=tuple(dataclasses.replace(o, epochs=strip(o.epochs)) for o in result.outcomes))
+
+
 def test_a_version_2_document_without_divergence_still_loads(baseline_result, tmp_path):
     """Schema 3 added the status "diverged" and its record; version 2 documents load with none."""
     (tmp_path / "baseline-seed0.json").write_text(json.dumps(as_version(baseline_result, 2)))
     (loaded,) = store.load_results([tmp_path])
-    assert loaded == baseline_result
+    assert loaded == unclocked(baseline_result)
 
 
 def test_a_version_3_document_reads_as_the_random_split_with_every_class(baseline_result, tmp_path):
     """Results written before folders brought their own split: the chapter's random split, nothing dropped."""
     (tmp_path / "baseline-seed0.json").write_text(json.dumps(as_version(baseline_result, 3)))
     (loaded,) = store.load_results([tmp_path])
-    assert loaded.schema_version == SCHEMA_VERSION == 4
+    assert loaded.schema_version == SCHEMA_VERSION == 5
     assert loaded.config.split == "random(valid_pct=0.2, seed=42)" == baseline_result.config.split
     assert (loaded.config.valid_pct, loaded.config.split_seed, loaded.dropped_classes) == (0.2, 42, ())
-    assert loaded == baseline_result
+    assert loaded == unclocked(baseline_result)
+
+
+def test_a_version_4_document_without_elapsed_time_or_batch_losses_still_loads(baseline_result, tmp_path):
+    """Schema 5 added each epoch's elapsed_s and batch_losses: older epochs load with None and ()."""
+    (tmp_path / "baseline-seed0.json").write_text(json.dumps(as_version(baseline_result, 4)))
+    (loaded,) = store.load_results([tmp_path])
+    assert loaded.schema_version == SCHEMA_VERSION and len(loaded.epochs) == len(baseline_result.epochs)
+    assert all(e.elapsed_s is None and e.batch_losses == () for e in loaded.epochs)
+    assert loaded == unclocked(baseline_result)
+    current = baseline_result.to_dict()
+    del current["epochs"][0]["batch_losses"]  # a version 5 document must carry them
+    (tmp_path / "baseline-seed0.json").write_text(json.dumps(current))
+    with pytest.raises(store.ResultsError, match="batch_losses"):
+        store.load_results([tmp_path])
 
 
 def test_the_schema_id_names_its_version():
@@ -199,3 +226,4 @@ def test_the_committed_baseline_still_loads():
 
     results = store.load_results([REPO / "results" / "baseline"])
     assert results and all(r.schema_version == SCHEMA_VERSION for r in results)
+    assert all(e.elapsed_s is None for r in results for e in r.epochs)  # schema 1: no clock per epoch

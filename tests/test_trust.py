@@ -87,10 +87,12 @@ def test_a_suite_with_a_raising_and_a_diverging_recipe_keeps_every_result(cache_
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     statuses = {r.recipe: r.status for r in store.load_results([tmp_path / "results"])}
     assert statuses == {"raising": "error", "diverging": "diverged", "baseline": "ok"}
-    table = proc.stdout.split("= recipebench =")[1]
+    table, ranking = proc.stdout.split("= recipebench =")[1].split("\n\n")[:2]
     assert [line.split()[1] for line in table.splitlines() if line.split()[:1] in (["raising"], ["diverging"])] \
         == ["ERROR", "DIVERGED"]
     assert any(line.startswith("baseline ") for line in table.splitlines())
+    assert [line.split()[-3] for line in ranking.splitlines() if line.split()[:1] in (["raising"], ["diverging"])] \
+        == ["ERROR", "DIVERGED"]  # the ranking has no numbers for them either
     assert "1 passed" in proc.stdout and "2 failed" in proc.stdout
 
 

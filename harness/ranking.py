@@ -1,0 +1,97 @@
+"""Which recipe, and what does it cost? Every row of one result set against a reference recipe.
+
+For each recipe and sub-result (a label, as :func:`recipebench.rows.grouped` makes them) against the
+reference (``baseline`` unless ``--reference``): the difference of mean error_rate in percentage
+points, the ratio of geometric-mean wall times and of peak memory, each with the p-value of the
+paired t-test over the seeds both ran successfully (Welch's where they share none), Holm-adjusted over
+the rows of each column, and a verdict -- the same arithmetic as ``recipebench compare``
+(:func:`recipebench.compare.compare_groups`) with the reference as every row's base. The runs of one
+session share its machine state, so no session-to-session noise is added. Plus each row's
+time-to-target (:mod:`recipebench.timetotarget`) and its rank by mean final error_rate.
+
+Rows keep the order of the session table (:func:`recipebench.rows.grouped`: the order the runs came
+in, which is registration order at the end of a session), so the two tables read side by side;
+:attr:`RankedRow.rank` gives the error-rate order.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Sequence
+
+from recipebench.compare import RowComparison, Settings, compare_groups
+from recipebench.results import STATUS_OK, RunResult
+from recipebench.rows import Row, grouped
+from recipebench.stats import Summary
+from recipebench.timetotarget import Target, TimeSummary, choose_target, summarise
+
+DEFAULT_REFERENCE = "baseline"
+#: What a row is compared on (``throughput`` is wall time seen from the other side).
+RANK_METRICS = ("error_rate", "wall", "memory")
+#: Within one session: the seeds share the machine's state, no session-to-session noise.
+SESSION_SETTINGS = Settings(session_noise=0.0)
+
+
+@dataclass(frozen=True)
+class RankedRow:
+    """One label against the reference."""
+
+    label: str
+    reference: bool  # this row is the reference recipe
+    runs: int  # successful runs
+    failures: tuple[str, ...]  # the status of each run that did not succeed ("error", "diverged")
+    error_rate: Summary | None  # final error_rate over the successful runs
+    rank: int | None  # 1 = lowest mean final error_rate; equal means share a rank; None without a result
+    comparison: RowComparison | None  # None for the reference itself and for rows without a result
+    time: TimeSummary | None  # to the target; None without a target or without epochs
+
+
+@dataclass(frozen=True)
+class Ranking:
+    reference: str
+    target: Target | None
+    rows: tuple[RankedRow, ...]
+    settings: Settings
+    notes: tuple[str, ...] = ()
+
+    def row(self, label: str) -> RankedRow | None:
+        return next((r for r in self.rows if r.label == label), None)
+
+
+def _ranks(means: dict[str, float]) -> dict[str, int]:
+    """Competition ranking (1, 2, 2, 4) by ascending mean."""
+    ordered = sorted(means.values())
+    return {label: ordered.index(mean) + 1 for label, mean in means.items()}
+
+
+def _ok(group: Sequence[Row]) -> list[Row]:
+    return [r for r in group if r.status == STATUS_OK]
+
+
+def rank(results: Sequence[RunResult], reference: str | None = None, target_error: float | None = None,
+         settings: Settings = SESSION_SETTINGS, target: Target | None = None) -> Ranking:
+    """Every label of ``results`` against ``reference`` (default :data:`DEFAULT_REFERENCE`); a reference
+    the results lack (or whose runs all failed) gives a ranking without comparisons and a note.
+    Time to ``target`` when given (e.g. another result set's), else to :func:`choose_target`'s."""
+    name = reference or DEFAULT_REFERENCE
+    groups = grouped(results)
+    notes: list[str] = []
+    ref_ok = _ok(groups.get(name, ()))
+    if not ref_ok:
+        why = "is not in these results" if name not in groups else "has no successful run"
+        notes.append(f"no comparison: the reference {name} {why} (--reference NAME to choose another)")
+    target = target or choose_target(groups, name, target_error)
+    if target is None:
+        notes.append(f"no time to target: {name} has no final error_rate here; pass --target-error")
+    others = {label: _ok(g) for label, g in groups.items() if label != name and _ok(g)} if ref_ok else {}
+    compared = compare_groups({label: ref_ok for label in others}, others, settings)
+    by_label = {c.label: dataclasses.replace(c, deltas=tuple(d for d in c.deltas if d.metric.name in RANK_METRICS))
+                for c in compared}
+    errors = {label: Summary.of(r.error_rate for r in _ok(g)) for label, g in groups.items()}
+    ranks = _ranks({label: s.mean for label, s in errors.items() if s is not None})
+    rows = tuple(
+        RankedRow(label, label == name, len(_ok(g)), tuple(r.status for r in g if r.status != STATUS_OK),
+                  errors[label], ranks.get(label),
+                  by_label.get(label), summarise(g, target) if target is not None else None)
+        for label, g in groups.items())
+    return Ranking(name, target, rows, settings, tuple(notes))
