@@ -12,6 +12,9 @@ from recipebench.checks import MIN_CLASS_IMAGES
 DEVICES = ("auto", "cpu", "cuda")
 CPU_BF16 = ("auto", "always", "never")
 SPLITS = ("auto", "random", "folders")  # folders:NAME names the validation folder
+#: Where the cases train: here, one after another (local); as Ray tasks on a local Ray instance (ray), on the
+#: cluster this machine is part of (auto), or on one at an address (ray://HOST:PORT).
+EXECUTORS = ("local", "ray", "auto", "ray://HOST:PORT")
 
 
 class UsageError(ValueError):
@@ -36,6 +39,13 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     if not seeds or len(set(seeds)) != len(seeds):
         raise UsageError(f"--seeds {text!r}: seeds must be distinct and at least one")
     return seeds
+
+
+def _positive_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"--cases-per-node {text!r}: give a whole number (1, 2, ...)") from None
 
 
 def parse_recipe_options(items: Sequence[str]) -> Mapping[str, Mapping[str, str]]:
@@ -94,6 +104,10 @@ class Options:
     cpu_bf16: str = "auto"
     #: Skip the cases of this configuration already finished in --results-dir (an interrupted suite).
     resume: bool = False
+    #: Where the cases train (:data:`EXECUTORS`; :mod:`recipebench.executor`).
+    executor: str = "local"
+    #: Ray on CPUs: how many cases train at once on one node (each with the node's CPUs / this many).
+    cases_per_node: int = 1
 
     def __post_init__(self) -> None:
         if self.scale is not None and self.scale not in SCALE_NAMES:
@@ -113,6 +127,10 @@ class Options:
         if self.labels is not None and self.label_re is not None:
             raise UsageError(f"--labels {self.labels} and --label-re: choose one (--label-re labels by file name, "
                              "--labels by folder)")
+        if self.executor not in EXECUTORS[:3] and not (self.executor.startswith("ray://") and self.executor[6:]):
+            raise UsageError(f"--executor {self.executor!r}: choose one of {', '.join(EXECUTORS)}")
+        if self.cases_per_node < 1:
+            raise UsageError(f"--cases-per-node {self.cases_per_node}: need at least 1")
         mode, colon, valid = self.split.partition(":")
         if mode not in SPLITS or (colon and (mode != "folders" or not valid or "/" in valid)):
             raise UsageError(f"--split {self.split!r}: choose auto, random, folders or folders:NAME (NAME: the "
@@ -160,6 +178,12 @@ OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...]
      str, "auto"),
     ("--resume", "resume", "skip the cases already finished with this configuration in --results-dir (after an "
      "interrupted suite); the session continues in that session's folder", None, False),
+    ("--executor", "executor", "local | ray | auto | ray://HOST:PORT -- where the cases train: here one after "
+     "another (local, the default), or as Ray tasks on a local Ray instance (ray), on this machine's cluster (auto) "
+     "or on the cluster at an address (needs pip install -e '.[ray]')", str, "local"),
+    ("--cases-per-node", "cases_per_node", "with --executor ray on CPUs: cases that train at once on one node, each "
+     "with its share of the node's CPUs (default 1: one case at a time using all of them; more distort each other's "
+     "timings, and the results say so)", _positive_int, 1),
 )
 REPEATABLE = ("recipes", "recipe_options")
 #: Options that take no value: present or not.
