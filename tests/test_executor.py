@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,7 @@ from recipebench.executor import Resources, make_executor, resources_per_case, w
 from recipebench.options import Options, UsageError
 from recipebench.results import validate
 from recipebench.runner import lost_result
-from tests.conftest import REPO
+from tests.conftest import REPO, subprocess_env
 from tests.test_bench import bench
 
 #: Two recipes x two seeds: the issue's check that a Ray run learns exactly what a local one does.
@@ -180,3 +183,55 @@ def test_a_case_without_a_result_of_its_own_is_a_valid_error_document(smoke_sess
     assert (r.status, r.error, r.wall_s, r.epochs, r.ran_on) == ("error", "the Ray worker died", 0.0, (),
                                                                  "node-b (10.0.0.7)")
     assert r.n_train + r.n_valid == sum(map(sum, smoke_session.data().class_counts.values()))
+
+
+def test_ctrl_c_cancels_what_is_running_and_keeps_what_finished(cache_dir, tmp_path, smoke_session):
+    """Two cases at once (--cases-per-node 2): the first waits forever, the second raises at once and is
+    finished while the driver still waits for the first; Ctrl-C keeps the second, cancels the first."""
+    pytest.importorskip("ray")
+    plugins, results, raised = tmp_path / "plugins", tmp_path / "results", tmp_path / "raised"
+    plugins.mkdir()
+    (plugins / "slow.py").write_text(textwrap.dedent(f'''
+        import time
+        from pathlib import Path
+
+        from fastai.callback.core import Callback
+
+        from recipebench import Recipe, hookimpl
+
+        class Wait(Callback):  # in real training only (the plan's dry run never trains a batch)
+            def before_batch(self):
+                time.sleep(600)
+
+        class Raise(Callback):
+            def before_batch(self):
+                Path({str(raised)!r}).touch()
+                raise RuntimeError("boom in the recipe")
+
+        def waiting(ctx):
+            ctx.learn.fit(1, 1e-3, cbs=[Wait()])
+
+        def raising(ctx):
+            ctx.learn.fit(1, 1e-3, cbs=[Raise()])
+
+        @hookimpl
+        def recipebench_add_recipes(register):
+            register(Recipe("waiting", waiting, summary="waits"))
+            register(Recipe("raising", raising, summary="raises"))
+    '''))
+    args = [sys.executable, "-m", "pytest", "recipes/", "-p", "no:cacheprovider", "--benchmark-only", "--scale",
+            "smoke", "--executor", "ray", "--cases-per-node", "2", "--plugins-dir", str(plugins), "--recipe", "waiting",
+            "--recipe", "raising", "--results-dir", str(results)]
+    suite = subprocess.Popen(args, cwd=REPO, env=subprocess_env(cache_dir), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not raised.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # the raising task returns its document
+    os.killpg(suite.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground process group
+    out, _ = suite.communicate(timeout=120)
+    assert suite.returncode == 2, out[-3000:]  # interrupted
+    (kept,) = store.load_results([results])
+    assert (kept.recipe, kept.status) == ("raising", "error") and "boom in the recipe" in kept.error
+    assert kept.environment["executor"]["cases_at_once_max"] == 2  # the result says cases shared the node
+    assert "--cases-per-node 2: cases training at once on a node distort each other's timings" in out
