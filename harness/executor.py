@@ -94,8 +94,11 @@ class RayExecutor:
         try:  # a local instance without Ray's dashboard (it starts faster); a cluster keeps its own settings
             ray.init(log_to_driver=False, **({"address": self.address} if self.address else {"include_dashboard": False}))
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise UsageError(f"--executor {self.options.executor}: cannot reach a Ray cluster ({exc}); start one "
-                             "with `ray start --head` or use --executor ray for a local instance") from None
+            cause = f": {type(exc.__cause__).__name__}: {str(exc.__cause__).split('. ')[0]}" if exc.__cause__ else ""
+            raise UsageError(f"--executor {self.options.executor}: cannot reach a Ray cluster ({exc}{cause}); start "
+                             "one with `ray start --head` (a cluster with token authentication needs its token "
+                             "here: RAY_AUTH_MODE=token and ~/.ray/auth_token or RAY_AUTH_TOKEN), or use --executor "
+                             "ray for a local instance") from None
         self.start_s = time.perf_counter() - t0
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         self.resources = resources_per_case(nodes, session.device, self.options.cases_per_node,
@@ -254,7 +257,8 @@ class RemoteCase:
 def train_remotely(options: Options, session_id: str, recipe: str, seed: int, resources: Resources,
                    ledger) -> dict[str, Any]:
     """A Ray task: one case trained on this node as the local executor trains it; returns its result
-    document. Before anything slow it tells ``ledger`` where it runs, so a worker that dies is named."""
+    document. Before anything slow it tells ``ledger`` where it runs, so a worker that dies is named.
+    It never waits for Ray (``ray.get``) itself: Ray lends a waiting task's CPUs to the next one."""
     import ray
     import torch
 
@@ -264,10 +268,14 @@ def train_remotely(options: Options, session_id: str, recipe: str, seed: int, re
     torch.set_num_threads(resources.cpus)  # Ray set OMP_NUM_THREADS to the CPUs reserved; say it to torch too
     session = BenchSession(options, session_id=session_id)
     node = node_record(ray, resources)
-    ray.get(ledger.start.remote(recipe, seed, {
+    # Sent, not awaited: a task blocked in ray.get lends its CPUs to the next task, which would then train
+    # beside this one. The data, weights and warm-up take seconds, time enough for it to arrive.
+    ledger.start.remote(recipe, seed, {
         "device_name": device_name(session.device), "versions": dict(session.versions),
-        "environment": {**environment(session.device, session.code_state), "executor": node}}))
+        "environment": {**environment(session.device, session.code_state), "executor": node}})
+    t0 = time.perf_counter()
     session.check_setup([recipe])  # the data and weights in this node's cache; the warm-up, untimed
+    node["setup_s"] = round(time.perf_counter() - t0, 2)  # what the task spent on that before preparing the run
     result = session.prepare(recipe, seed).execute()
     return dataclasses.replace(result, environment={**result.environment, "executor": node}).to_dict()
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,11 @@ def test_a_ray_run_learns_exactly_what_a_local_run_learns_seed_for_seed(ray_run,
         assert node["kind"] == "ray" and node["host"] and node["node_ip"] and node["pid"]
         assert node["torch_threads"] == r.environment["torch_threads"] == here.environment["torch_threads"]
         assert node["cases_at_once_max"] == 1
+    # ... and one at a time: each case's training began after the one before it had ended (1 s resolution)
+    spans = sorted((datetime.strptime(r.created_utc, "%Y-%m-%dT%H:%M:%SZ").timestamp(), r.wall_s)
+                   for r in remote.values())
+    for (end_before, _), (end, wall_s) in zip(spans, spans[1:]):
+        assert end - wall_s >= end_before - 1, spans
 
 
 def test_a_ray_run_is_one_session_with_one_table(ray_run):
