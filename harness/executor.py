@@ -88,6 +88,8 @@ class RayExecutor:
 
     def submit(self, session, cases) -> None:
         """Connect (or start a local Ray instance) and submit every case, in the session's order."""
+        if not cases:  # all skipped (--resume, no native bf16): no cluster needed
+            return
         import ray
 
         t0 = time.perf_counter()

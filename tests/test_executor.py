@@ -29,25 +29,32 @@ RECIPES = ("baseline", "discriminative_lr")
 FAULTY_PLUGIN = textwrap.dedent('''
     import os
     import signal
+    import time
+    from pathlib import Path
 
     from fastai.callback.core import Callback
 
     from recipebench import Recipe, hookimpl
 
-    class KillOwnProcess(Callback):
-        def before_batch(self):  # in real training only (the plan's dry run never trains a batch)
-            os.kill(os.getpid(), signal.SIGKILL)  # the worker dies, as the OOM killer would end it
+    def fault(what):
+        class Fault(Callback):
+            def before_batch(self):  # in real training only (the plan's dry run never trains a batch)
+                if what == "kill":
+                    os.kill(os.getpid(), signal.SIGKILL)  # the worker dies, as the OOM killer would end it
+                if what == "wait":
+                    time.sleep(600)
+                Path(__file__).with_name("raised").touch()
+                raise RuntimeError("boom in the recipe")
 
-    def raising(ctx):
-        raise RuntimeError("boom in the recipe")
-
-    def killed(ctx):
-        ctx.learn.fit(1, 1e-3, cbs=[KillOwnProcess()])
+        def recipe(ctx):
+            ctx.learn.fit(1, 1e-3, cbs=[Fault()])
+        return recipe
 
     @hookimpl
     def recipebench_add_recipes(register):
-        register(Recipe("raising", raising, summary="raises"))
-        register(Recipe("killed", killed, summary="kills its own process"))
+        register(Recipe("raising", fault("raise"), summary="raises"))
+        register(Recipe("killed", fault("kill"), summary="kills its own process"))
+        register(Recipe("waiting", fault("wait"), summary="waits ten minutes"))
 ''')
 
 
@@ -195,36 +202,10 @@ def test_ctrl_c_cancels_what_is_running_and_keeps_what_finished(cache_dir, tmp_p
     """Two cases at once (--cases-per-node 2): the first waits forever, the second raises at once and is
     finished while the driver still waits for the first; Ctrl-C keeps the second, cancels the first."""
     pytest.importorskip("ray")
-    plugins, results, raised = tmp_path / "plugins", tmp_path / "results", tmp_path / "raised"
+    plugins, results = tmp_path / "plugins", tmp_path / "results"
+    raised = plugins / "raised"  # the raising recipe's mark, beside the plugin
     plugins.mkdir()
-    (plugins / "slow.py").write_text(textwrap.dedent(f'''
-        import time
-        from pathlib import Path
-
-        from fastai.callback.core import Callback
-
-        from recipebench import Recipe, hookimpl
-
-        class Wait(Callback):  # in real training only (the plan's dry run never trains a batch)
-            def before_batch(self):
-                time.sleep(600)
-
-        class Raise(Callback):
-            def before_batch(self):
-                Path({str(raised)!r}).touch()
-                raise RuntimeError("boom in the recipe")
-
-        def waiting(ctx):
-            ctx.learn.fit(1, 1e-3, cbs=[Wait()])
-
-        def raising(ctx):
-            ctx.learn.fit(1, 1e-3, cbs=[Raise()])
-
-        @hookimpl
-        def recipebench_add_recipes(register):
-            register(Recipe("waiting", waiting, summary="waits"))
-            register(Recipe("raising", raising, summary="raises"))
-    '''))
+    (plugins / "faulty.py").write_text(FAULTY_PLUGIN)
     args = [sys.executable, "-m", "pytest", "recipes/", "-p", "no:cacheprovider", "--benchmark-only", "--scale",
             "smoke", "--executor", "ray", "--cases-per-node", "2", "--plugins-dir", str(plugins), "--recipe", "waiting",
             "--recipe", "raising", "--results-dir", str(results)]
