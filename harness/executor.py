@@ -94,7 +94,8 @@ class RayExecutor:
 
         t0 = time.perf_counter()
         try:  # a local instance without Ray's dashboard (it starts faster); a cluster keeps its own settings
-            ray.init(log_to_driver=False, **({"address": self.address} if self.address else {"include_dashboard": False}))
+            where = {"address": self.address} if self.address else {"include_dashboard": False}
+            ray.init(log_to_driver=False, **where)  # the workers' output stays in Ray's logs
         except (ConnectionError, RuntimeError, ValueError) as exc:
             cause = f": {type(exc.__cause__).__name__}: {str(exc.__cause__).split('. ')[0]}" if exc.__cause__ else ""
             raise UsageError(f"--executor {self.options.executor}: cannot reach a Ray cluster ({exc}{cause}); start "

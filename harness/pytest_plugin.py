@@ -60,9 +60,9 @@ def _refuse_xdist(config: pytest.Config) -> None:
     folder, table and warm-up) with cases training at once on the same cores: refused, with the way that works."""
     if getattr(config.option, "numprocesses", None) or getattr(config.option, "dist", "no") != "no":
         raise pytest.UsageError("recipebench: pytest -n / --dist (pytest-xdist) cannot split the benchmark suite: "
-                                "it would make one session per xdist worker, with cases timing each other on the same "
-                                "cores; to train cases in parallel use --executor ray (one case per GPU, or per node on "
-                                "CPUs; see README)")
+                                "it would make one session per xdist worker, with cases timing each other on the "
+                                "same cores; to train cases in parallel use --executor ray (one case per GPU, or per "
+                                "node on CPUs; see README)")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

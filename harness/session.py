@@ -250,7 +250,7 @@ class BenchSession:
             arch = self.arch_for(recipe)
             self.weights_for(arch)
             jobs[(arch.name, recipe.precision)] = arch.build
-        if self.warm_up_s is None and warm_up_here:  # untimed, before the first case: one pass per architecture and precision
+        if self.warm_up_s is None and warm_up_here:  # untimed, before the first case: one pass per arch and precision
             self.warm_up_s = warm_up(self.device, [(build, precision) for (_, precision), build in jobs.items()],
                                      self.scale.batch_size, self.scale.image_size)
 
