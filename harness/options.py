@@ -12,6 +12,9 @@ from recipebench.checks import MIN_CLASS_IMAGES
 DEVICES = ("auto", "cpu", "cuda")
 CPU_BF16 = ("auto", "always", "never")
 SPLITS = ("auto", "random", "folders")  # folders:NAME names the validation folder
+#: Where the cases train: here, one after another (local); as Ray tasks on a local Ray instance (ray), on the
+#: cluster this machine is part of (auto), or on one at an address (ray://HOST:PORT).
+EXECUTORS = ("local", "ray", "auto", "ray://HOST:PORT")
 
 
 class UsageError(ValueError):
@@ -47,6 +50,13 @@ def parse_target_error(text: str) -> float:
     if not 0 <= value <= 1:
         raise UsageError(f"--target-error {text!r}: an error rate between 0 and 1, e.g. 0.25")
     return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"--cases-per-node {text!r}: give a whole number (1, 2, ...)") from None
 
 
 def parse_recipe_options(items: Sequence[str]) -> Mapping[str, Mapping[str, str]]:
@@ -107,6 +117,10 @@ class Options:
     resume: bool = False
     reference: str | None = None  # the recipe the session table ranks the others against (None: baseline)
     target_error: float | None = None  # time-to-target's target (None: the reference's mean final error)
+    #: Where the cases train (:data:`EXECUTORS`; :mod:`recipebench.executor`).
+    executor: str = "local"
+    #: Ray on CPUs: how many cases train at once on one node (each with the node's CPUs / this many).
+    cases_per_node: int = 1
 
     def __post_init__(self) -> None:
         if self.scale is not None and self.scale not in SCALE_NAMES:
@@ -126,6 +140,10 @@ class Options:
         if self.labels is not None and self.label_re is not None:
             raise UsageError(f"--labels {self.labels} and --label-re: choose one (--label-re labels by file name, "
                              "--labels by folder)")
+        if self.executor not in EXECUTORS[:3] and not (self.executor.startswith("ray://") and self.executor[6:]):
+            raise UsageError(f"--executor {self.executor!r}: choose one of {', '.join(EXECUTORS)}")
+        if self.cases_per_node < 1:
+            raise UsageError(f"--cases-per-node {self.cases_per_node}: need at least 1")
         mode, colon, valid = self.split.partition(":")
         if mode not in SPLITS or (colon and (mode != "folders" or not valid or "/" in valid)):
             raise UsageError(f"--split {self.split!r}: choose auto, random, folders or folders:NAME (NAME: the "
@@ -178,6 +196,12 @@ OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...]
      "(default: baseline)", str, None),
     ("--target-error", "target_error", "time to target: epochs and wall s until the validation error_rate first "
      "reaches this (default: the reference's mean final error_rate)", parse_target_error, None),
+    ("--executor", "executor", "local | ray | auto | ray://HOST:PORT -- where the cases train: here one after "
+     "another (local, the default), or as Ray tasks on a local Ray instance (ray), on this machine's cluster (auto) "
+     "or on the cluster at an address (needs pip install -e '.[ray]')", str, "local"),
+    ("--cases-per-node", "cases_per_node", "with --executor ray on CPUs: cases that train at once on one node, each "
+     "with its share of the node's CPUs (default 1: one case at a time using all of them; more distort each other's "
+     "timings, and the results say so)", _positive_int, 1),
 )
 #: The options that only shape the session table: `recipebench table` takes them too.
 TABLE_OPTIONS = ("reference", "target_error")

@@ -11,15 +11,17 @@ from typing import Any
 import pytest
 
 from recipebench import render
+from recipebench.executor import RemoteCase, make_executor
 from recipebench.files import atomic_write
 from recipebench.options import FLAGS, OPTION_TABLE, REPEATABLE, UsageError, from_values
 from recipebench.registry import PluginError
-from recipebench.results import SkippedCase
+from recipebench.results import RunResult, SkippedCase
 from recipebench.session import BenchSession, SetupError
 from recipebench.store import EXTRA_INFO_KEY
 
 SESSION_KEY = pytest.StashKey[BenchSession]()
 TERMINAL_KEY = pytest.StashKey[Any]()
+EXECUTOR_KEY = pytest.StashKey[Any]()
 _DEST_PREFIX = "recipebench_"
 #: Markers every case gets from its recipe, so `-m "not mixed_precision"` or `-m deep` select cases.
 MARKERS = {
@@ -44,10 +46,23 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     values = {dest: config.getoption(_DEST_PREFIX + dest) for _f, dest, *_ in OPTION_TABLE}
+    _refuse_xdist(config)
     try:
-        config.stash[SESSION_KEY] = BenchSession(from_values(values), say=_terminal_line(config))
+        options = from_values(values)
+        config.stash[EXECUTOR_KEY] = make_executor(options, say=_terminal_line(config))
+        config.stash[SESSION_KEY] = BenchSession(options, say=_terminal_line(config))
     except (UsageError, PluginError) as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def _refuse_xdist(config: pytest.Config) -> None:
+    """``pytest -n N`` (pytest-xdist) would make every xdist worker a session of its own (its own results
+    folder, table and warm-up) with cases training at once on the same cores: refused, with the way that works."""
+    if getattr(config.option, "numprocesses", None) or getattr(config.option, "dist", "no") != "no":
+        raise pytest.UsageError("recipebench: pytest -n / --dist (pytest-xdist) cannot split the benchmark suite: "
+                                "it would make one session per xdist worker, with cases timing each other on the "
+                                "same cores; to train cases in parallel use --executor ray (one case per GPU, or per "
+                                "node on CPUs; see README)")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -78,8 +93,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     skips = {case: reason for case in items if (reason := bench.skip_reason(bench.registry.recipe(case[0])))}
     bench.skipped = [SkippedCase(*case, reason) for case, reason in skips.items()]
     to_run = [case for case in items if case not in skips]
+    executor = config.stash[EXECUTOR_KEY]
     try:
-        bench.check_setup([name for name, _ in to_run])
+        bench.check_setup([name for name, _ in to_run], warm_up_here=executor.trains_here)
         if bench.options.resume:
             resumed = bench.resume(to_run)
             skips.update(resumed)
@@ -93,6 +109,21 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         reporter.reportchars += "s"  # the skip reasons belong in pytest's short summary too
     if config.get_verbosity() >= 0 and to_run:
         _start_progress(config, bench, to_run, skips)
+    try:
+        executor.submit(bench, to_run)
+    except UsageError as exc:
+        raise pytest.UsageError(f"recipebench: {exc}") from None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The executor ends: cases that finished elsewhere but whose tests did not run (Ctrl-C, ``-x``) are
+    recorded all the same; those still running are cancelled."""
+    executor = session.config.stash.get(EXECUTOR_KEY, None)
+    bench = session.config.stash.get(SESSION_KEY, None)
+    if executor is None or bench is None:
+        return
+    for result in executor.close(bench):
+        bench.record(result)
 
 
 def _start_progress(config: pytest.Config, bench: BenchSession, to_run, skips) -> None:
@@ -131,13 +162,37 @@ def bench_session(request: pytest.FixtureRequest) -> BenchSession:
 
 
 @pytest.fixture
-def recipe_run(bench_session: BenchSession, recipe_case):
+def recipe_run(request: pytest.FixtureRequest, bench_session: BenchSession, recipe_case):
     """The run for this test's recipe x seed, prepared (data, weights, Learner) but not yet trained."""
     recipe, seed = recipe_case
     try:
-        return bench_session.prepare(recipe, seed)
+        return request.config.stash[EXECUTOR_KEY].case(bench_session, recipe, seed)
     except (SetupError, UsageError) as exc:  # data, weights, device: one line, no traceback
         pytest.exit(f"recipebench: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def run_case(benchmark, bench_session: BenchSession, recipe_run) -> RunResult:
+    """Train the case and return its result, pytest-benchmark given the recipe's time: timed here around
+    exactly the recipe (``train``), or, for a case that trained elsewhere, the ``wall_s`` its worker measured
+    (the time spent waiting for it is not the run's)."""
+    if not isinstance(recipe_run, RemoteCase):
+        benchmark.pedantic(recipe_run.train, rounds=1, iterations=1)
+        return recipe_run.finish()
+    result = recipe_run.result()
+    if bench_session.progress is not None:
+        bench_session.progress.start_case(result.recipe, result.seed)
+    if recipe_run.measured:  # a worker whose task died measured nothing: no timing row
+        report_measured(benchmark, result.wall_s)
+    return result
+
+
+def report_measured(benchmark, seconds: float) -> None:
+    """Give pytest-benchmark one round of ``seconds``, measured elsewhere, as the benchmark's time: it times
+    a no-op and the round's duration is replaced by the measured one (its stats are computed from
+    ``stats.data`` when read). Where benchmarks are disabled there is nothing to give."""
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    if benchmark.stats is not None:
+        benchmark.stats.stats.data[:] = [seconds]
 
 
 def extra_info(result, path: Path) -> dict:
@@ -147,6 +202,7 @@ def extra_info(result, path: Path) -> dict:
         "best_error_rate": result.best_error_rate, "best_epoch": result.best_epoch, "wall_s": result.wall_s,
         "samples_per_s": result.samples_per_s, "peak_memory_bytes": result.peak_memory_bytes,
         "precision": result.precision, "device": result.device, "result_file": str(path),
+        "timed_on": result.ran_on,  # where the benchmark's time was measured (a remote worker's own clock)
         EXTRA_INFO_KEY: result.to_dict(),
     }
 
@@ -162,7 +218,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     written = [s for s in session.saved if s.in_results_dir]
     elsewhere = [s for s in session.saved if not s.in_results_dir]
     for saved in elsewhere:
-        terminalreporter.write_line(f"recipebench: could not write {saved.path.name} to the results folder "
+        terminalreporter.write_line(f"recipebench: {saved.path.name} is not in the results folder "
                                     f"({saved.problem}); kept at {saved.path}", red=True)
     if not written:
         return

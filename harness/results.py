@@ -227,6 +227,15 @@ class RunResult:
     def ok(self) -> bool:
         return self.status == STATUS_OK
 
+    @property
+    def ran_on(self) -> str:
+        """The machine the run trained on, as its environment records it: the host, with the Ray node's
+        address where a Ray worker ran it."""
+        node = self.environment.get("executor")
+        ip = node.get("node_ip") if isinstance(node, Mapping) else None
+        host = self.environment.get("host") or "an unrecorded host"
+        return f"{host} ({ip})" if ip else str(host)
+
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)
 

@@ -20,7 +20,7 @@ from recipebench import data as data_mod
 from recipebench import precision as precision_mod
 from recipebench.api import Arch, PreparedData, Recipe, Scale, WeightsFile
 from recipebench.context import MeasuredSpan, RunContext, evaluate_outcomes
-from recipebench.environment import device_name, environment
+from recipebench.environment import device_name, environment, is_cuda
 from recipebench.learner import build_learner
 from recipebench.measure import CallLog, PeakMemory, RunLog, RunObserver, Stopwatch, release_freed_memory
 from recipebench.precision import autocast_off
@@ -167,32 +167,12 @@ class PreparedRun:
         p, log, memory = self.plan, self.log, self.memory
         workers = data_mod.worker_count(self.dls)
         best_error, best_epoch = _best(log.epochs)
-        w = p.weights
         return RunResult(
-            schema_version=SCHEMA_VERSION,
-            run_id=f"{p.session_id}/{p.recipe.name}-seed{p.seed}",
-            session_id=p.session_id,
-            created_utc=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **_planned(p, workers),
             status=self.status,
             error=self.error,
-            recipe=p.recipe.name,
-            recipe_plugin=p.recipe_plugin,
-            recipe_options=dict(p.recipe_options),
-            workload=p.workload,
-            workload_fingerprint=p.data.fingerprint,
-            scale=p.scale.name,
-            seed=p.seed,
-            device=p.device.type,
             device_name=device_name(p.device),
             precision=precision_mod.observed_label(log.pred_dtypes),
-            precision_requested=p.recipe.precision,
-            weights=WeightsInfo(source=w.source, arch=p.arch.name, path=str(w.path), sha256=w.sha256, detail=w.detail)
-            if w is not None else WeightsInfo(source="none", arch=p.arch.name, path=None, sha256=None),
-            config=Config(arch=p.arch.name, presize=p.scale.presize, image_size=p.scale.image_size,
-                          batch_size=p.scale.batch_size, scale=p.scale.name,
-                          num_workers=workers,
-                          max_epochs_per_fit=p.scale.max_epochs_per_fit, lr_find_num_it=p.scale.lr_find_num_it,
-                          **_split_config(p.data)),
             n_classes=int(self.dls.c),
             n_train=len(self.dls.train_ds),
             n_valid=len(self.dls.valid_ds),
@@ -216,11 +196,55 @@ class PreparedRun:
             most_confused=tuple(confused),
             versions=dict(p.versions),
             environment=environment(p.device, p.code_state),
-            skipped_files=p.data.skipped_files,
-            converted_files=p.data.converted_files,
             divergence=self.divergence,
-            dropped_classes=p.data.dropped_classes,
         )
+
+
+def lost_result(plan: RunPlan, error: str, device_label: str, versions: Mapping[str, Any],
+                where: Mapping[str, Any]) -> RunResult:
+    """The result of a run that ended without making its own: a remote worker that died (killed, out of
+    memory) or whose task failed before training. Status "error" with ``error`` saying why; nothing was
+    measured (wall_s 0, no epochs). ``device_label``, ``versions`` and ``where`` (the environment) are the
+    worker's as far as it reported them; the image counts are the data's as its workload counted them."""
+    counts = plan.data.class_counts
+    return RunResult(
+        **_planned(plan, plan.scale.workers(on_cuda=is_cuda(plan.device)) or 0),
+        status=STATUS_ERROR, error=error, device_name=device_label, precision=precision_mod.observed_label([]),
+        n_classes=len(counts), n_train=sum(t for t, _ in counts.values()), n_valid=sum(v for _, v in counts.values()),
+        error_rate=None, best_error_rate=None, best_epoch=None, wall_s=0.0, samples_per_s=None,
+        peak_memory_bytes=None, peak_memory_method="not measured: the run ended without a result",
+        peak_rss_bytes=None, rss_at_start_bytes=None, cuda_max_allocated_bytes=None, cuda_max_reserved_bytes=None,
+        epochs=(), outcomes=(), lr_finds=(), calls=(), most_confused=(), versions=dict(versions),
+        environment=dict(where), divergence=None)
+
+
+def _planned(p: RunPlan, workers: int) -> dict[str, Any]:
+    """The fields of a run's result that its plan decides: which run, on what data, with what settings."""
+    w = p.weights
+    return dict(
+        schema_version=SCHEMA_VERSION,
+        run_id=f"{p.session_id}/{p.recipe.name}-seed{p.seed}",
+        session_id=p.session_id,
+        created_utc=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        recipe=p.recipe.name,
+        recipe_plugin=p.recipe_plugin,
+        recipe_options=dict(p.recipe_options),
+        workload=p.workload,
+        workload_fingerprint=p.data.fingerprint,
+        scale=p.scale.name,
+        seed=p.seed,
+        device=p.device.type,
+        precision_requested=p.recipe.precision,
+        weights=WeightsInfo(source=w.source, arch=p.arch.name, path=str(w.path), sha256=w.sha256, detail=w.detail)
+        if w is not None else WeightsInfo(source="none", arch=p.arch.name, path=None, sha256=None),
+        config=Config(arch=p.arch.name, presize=p.scale.presize, image_size=p.scale.image_size,
+                      batch_size=p.scale.batch_size, scale=p.scale.name, num_workers=workers,
+                      max_epochs_per_fit=p.scale.max_epochs_per_fit, lr_find_num_it=p.scale.lr_find_num_it,
+                      **_split_config(p.data)),
+        skipped_files=p.data.skipped_files,
+        converted_files=p.data.converted_files,
+        dropped_classes=p.data.dropped_classes,
+    )
 
 
 def _split_config(data: PreparedData) -> dict[str, Any]:

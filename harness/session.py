@@ -71,9 +71,11 @@ def configuration_of(result: RunResult) -> dict[str, Any]:
 
 class BenchSession:
     def __init__(self, options: Options, registry: Registry | None = None,
-                 say: Callable[[str], None] | None = None) -> None:
+                 say: Callable[[str], None] | None = None, session_id: str | None = None) -> None:
         """``say``: where the session reports what it is about to train on (the data's classes and
-        split, once, before the first run); None: nowhere."""
+        split, once, before the first run); None: nowhere. ``session_id``: this is a remote worker's
+        share of the session of that id (:mod:`recipebench.executor`): it trains and returns results,
+        the session's driver writes them, so the results folder is not this one's to check."""
         self.options = options
         self.say = say
         self.registry = registry if registry is not None else load_registry(options.plugins_dir)
@@ -99,12 +101,13 @@ class BenchSession:
         self.scale = self.workload.scales[options.scale or ("full" if is_cuda(self.device) else "quick")]
         self.recipe_options = {r.name: self._options_for(r) for r in self.recipes}
         try:  # before any data is prepared or anything trains: a result that cannot be written is lost
-            store.check_writable(Path(options.results_dir))
+            if session_id is None:
+                store.check_writable(Path(options.results_dir))
         except OSError as exc:
             raise UsageError(f"--results-dir {options.results_dir}: cannot write result files there "
                              f"({exc.strerror or exc}); choose a folder you can write to") from None
         self.cache_dir = Path(options.cache_dir) if options.cache_dir else default_cache_dir()
-        self.session_id = store.new_session_id(self.workload.name, self.scale.name, self.device.type)
+        self.session_id = session_id or store.new_session_id(self.workload.name, self.scale.name, self.device.type)
         self.code_state = git_commit()  # the code this session loaded, whatever the checkout becomes later
         self.versions = versions()  # likewise the packages it imported, whatever pip installs meanwhile
         self.results: list[RunResult] = []
@@ -241,10 +244,11 @@ class BenchSession:
         batches = max(train // self.scale.batch_size, 1)
         return SuiteClock(planned, lr_find_epochs=min((self.scale.lr_find_num_it or 100) / batches, 20.0))
 
-    def check_setup(self, recipe_names) -> None:
+    def check_setup(self, recipe_names, warm_up_here: bool = True) -> None:
         """Make the data and every needed architecture's weights ready now, before anything trains, so
         that a problem with them ends the session at once with a message (:class:`SetupError`,
-        :class:`UsageError`) instead of in the middle of the suite."""
+        :class:`UsageError`) instead of in the middle of the suite. ``warm_up_here``: False where the
+        cases train elsewhere (each remote worker warms up before its case)."""
         self.data()
         jobs = {}
         for name in dict.fromkeys(recipe_names):
@@ -252,7 +256,7 @@ class BenchSession:
             arch = self.arch_for(recipe)
             self.weights_for(arch)
             jobs[(arch.name, recipe.precision)] = arch.build
-        if self.warm_up_s is None:  # untimed, before the first case: one pass per architecture and precision
+        if self.warm_up_s is None and warm_up_here:  # untimed, before the first case: one pass per arch and precision
             self.warm_up_s = warm_up(self.device, [(build, precision) for (_, precision), build in jobs.items()],
                                      self.scale.batch_size, self.scale.image_size)
 
@@ -323,7 +327,19 @@ class BenchSession:
     def record(self, result: RunResult) -> Saved:
         """Keep ``result`` and write it to the session folder. If that fails (the disk filled up during
         the run, the folder went away), write it to a fallback folder instead: a finished run is never
-        lost. :attr:`Saved.in_results_dir` says which happened."""
+        lost. :attr:`Saved.in_results_dir` says which happened. A result trained on other data than this
+        session's (a remote node's own copy of the workload that differs) is refused: it goes to the
+        fallback folder, never into the session's results, and ``problem`` names both machines."""
+        if result.workload_fingerprint != self.data().fingerprint:
+            import socket
+
+            problem = (f"refused: trained on other data than this session's: workload fingerprint "
+                       f"{result.workload_fingerprint[:12]} on {result.ran_on}, {self.data().fingerprint[:12]} here on "
+                       f"{socket.gethostname()}; give every node the same data (--data-dir on a shared path, or "
+                       f"the same workload version)")
+            saved = Saved(store.write_fallback(result, self.fallback_dirs()), in_results_dir=False, problem=problem)
+            self.saved.append(saved)
+            return saved
         self.results.append(result)
         if self.progress is not None:
             self.progress.case_done(result)

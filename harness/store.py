@@ -79,7 +79,9 @@ def write_fallback(result: RunResult, folders: Iterable[Path]) -> Path:
     raise error or OSError("no fallback folder given")
 
 
-def _from_doc(doc: dict, origin: str) -> RunResult:
+def from_document(doc: dict, origin: str) -> RunResult:
+    """A result document as loaded from a file: upgraded from an older schema version, validated, as a
+    :class:`RunResult`; :class:`ResultsError` naming ``origin`` if it is none."""
     try:
         doc = upgrade(doc)  # older schema versions are read, never refused
         validate(doc)
@@ -108,7 +110,7 @@ def _read_file(path: Path) -> list[RunResult]:
         raise NotResults(f"{path}: not JSON ({exc})") from None
     if isinstance(doc, dict) and "benchmarks" in doc:  # pytest-benchmark's file
         found = [
-            _from_doc(b["extra_info"][EXTRA_INFO_KEY], f"{path} [{b.get('name', '?')}]")
+            from_document(b["extra_info"][EXTRA_INFO_KEY], f"{path} [{b.get('name', '?')}]")
             for b in doc["benchmarks"]
             if isinstance(b.get("extra_info"), dict) and EXTRA_INFO_KEY in b["extra_info"]
         ]
@@ -116,7 +118,7 @@ def _read_file(path: Path) -> list[RunResult]:
             raise NotResults(f"{path}: a pytest-benchmark file without recipebench results in extra_info")
         return found
     if isinstance(doc, dict) and "schema_version" in doc:
-        return [_from_doc(doc, str(path))]
+        return [from_document(doc, str(path))]
     raise NotResults(f"{path}: neither a recipebench result nor a pytest-benchmark file")
 
 

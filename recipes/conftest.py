@@ -8,6 +8,7 @@ from recipebench.pytest_plugin import (  # noqa: F401
     pytest_collection_finish,
     pytest_configure,
     pytest_generate_tests,
+    pytest_sessionfinish,
     pytest_terminal_summary,
     pytest_unconfigure,
     recipe_run,
