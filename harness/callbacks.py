@@ -8,6 +8,7 @@
 * :class:`DivergenceGuard` -- stops a run whose training loss is not finite or explodes
   (:data:`DIVERGENCE_FACTOR`), raising :class:`TrainingDiverged`.
 * :class:`BF16Autocast` -- bfloat16 autocast on the CPU, where fastai's ``to_fp16()`` cannot go.
+* :class:`SkipValidation` -- no validation pass after each epoch (pretraining validates once, at its end).
 
 This module imports fastai; the harness imports it only when it builds a Learner.
 """
@@ -17,7 +18,7 @@ import math
 import time
 
 import torch
-from fastai.callback.core import Callback
+from fastai.callback.core import Callback, CancelValidException
 from fastai.callback.schedule import LRFinder
 from fastai.learner import Recorder
 from fastai.torch_core import find_bs, to_float
@@ -196,6 +197,13 @@ class BF16Autocast(Callback):
         if getattr(self, "autocast", None) is not None:
             self.autocast.__exit__(None, None, None)
             self.autocast = None
+
+
+class SkipValidation(Callback):
+    """Skip the validation pass that ends every epoch: for a fit whose per-epoch scores nobody reads."""
+
+    def before_validate(self):
+        raise CancelValidException()
 
 
 def harness_callbacks(log: RunLog) -> list[Callback]:

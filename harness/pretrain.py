@@ -59,6 +59,8 @@ def _train(arch: Arch, source: PreparedData, settings: PretrainSettings, device,
     import torch
     from fastai.torch_core import set_seed
 
+    from recipebench.callbacks import SkipValidation
+
     set_seed(settings.seed, reproducible=True)
     scale = Scale("pretrain", settings.presize, settings.image_size, settings.batch_size, arch.name, arch.name,
                   cpu_num_workers=0)
@@ -67,7 +69,7 @@ def _train(arch: Arch, source: PreparedData, settings: PretrainSettings, device,
         learn = build_learner(dls, arch, weights=None, precision="fp32", device=device, path=Path(tmp), normalize=True)
         t0 = time.perf_counter()
         with learn.no_bar(), learn.no_logging():
-            learn.fit_one_cycle(settings.epochs, settings.lr_max)
+            learn.fit_one_cycle(settings.epochs, settings.lr_max, cbs=SkipValidation())  # validated once, below
         wall_s = time.perf_counter() - t0
         valid_loss, err = learn.validate()
     state = body_state_dict(learn.model[0], arch.build(), arch)

@@ -47,6 +47,7 @@ class SyntheticSize:
     confusable_pairs: int
     source_classes: int
     source_per_class: int
+    source_pairs: int  # confusable pairs among the source classes
     image: ImageSpec  # generated image sizes (px); presizing crops them
     pretrain: PretrainSettings
 
@@ -57,24 +58,25 @@ SCALES = MappingProxyType({
                    max_epochs_per_fit=1, lr_find_num_it=12, cpu_num_workers=0),
     # CPU minutes: the chapter's epoch counts and learning rates on small images (images load in the
     # main process on a CPU, with fastai's default workers on CUDA).
-    "quick": Scale("quick", presize=96, image_size=64, batch_size=32, arch="resnet18", deep_arch="resnet50",
+    "quick": Scale("quick", presize=64, image_size=48, batch_size=32, arch="resnet18", deep_arch="resnet50",
                    cpu_num_workers=0),
     # the chapter's settings (and fastai's default DataLoader workers, as the chapter had).
     "full": Scale("full", presize=460, image_size=224, batch_size=64, arch="resnet34", deep_arch="resnet50"),
 })
 
 SIZES = MappingProxyType({
-    "smoke": SyntheticSize(6, 12, 1, 8, 16, ImageSpec(44, 72),
+    "smoke": SyntheticSize(6, 12, 1, 8, 16, 0, ImageSpec(44, 72),
                            PretrainSettings(epochs=1, lr_max=1e-2, presize=48, image_size=32, batch_size=16)),
-    "quick": SyntheticSize(12, 50, 3, 24, 100, ImageSpec(86, 150),
-                           PretrainSettings(epochs=2, lr_max=1e-2, presize=96, image_size=64, batch_size=64)),
-    "full": SyntheticSize(37, 200, 6, 40, 250, ImageSpec(420, 720),
+    "quick": SyntheticSize(12, 84, 2, 48, 50, 8, ImageSpec(64, 110),
+                           PretrainSettings(epochs=8, lr_max=1e-2, presize=48, image_size=32, batch_size=64)),
+    "full": SyntheticSize(37, 200, 6, 40, 250, 8, ImageSpec(420, 720),
                           PretrainSettings(epochs=8, lr_max=1e-2, presize=460, image_size=224, batch_size=64)),
 })
 
 
 def _generate(root: Path, size: SyntheticSize) -> None:
-    target, source = make_classes(size.classes, size.confusable_pairs, size.source_classes, DATA_SEED)
+    target, source = make_classes(size.classes, size.confusable_pairs, size.source_classes, DATA_SEED,
+                                  source_pairs=size.source_pairs)
     write_images(root / "images", target, size.per_class, size.image, DATA_SEED)
     write_images(root / "source", source, size.source_per_class, size.image, DATA_SEED + 1)
     (root / "classes.json").write_text(json.dumps(

@@ -16,14 +16,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-#: Bump when the drawing code changes: it is part of every cache key.
-GENERATOR_VERSION = 1
+#: Bump when the drawing or the choice of classes changes: it is part of every cache key.
+GENERATOR_VERSION = 2
 
 SHAPES = ("disc", "square", "triangle", "diamond", "cross", "ring", "star", "hexagon")
 PATTERNS = ("plain", "stripes", "dots", "checks", "rings")
 HUE_JITTER_DEG = 9.0
-PAIR_HUE_GAP_DEG = 26.0  # hue gap between the two classes of a hue-confusable pair
-PAIR_PERIOD_RATIO = 1.45  # pattern-period ratio between the two classes of a period-confusable pair
+PAIR_HUE_GAP_DEG = 30.0  # hue gap between the two classes of a hue-confusable pair
+PAIR_PERIOD_RATIO = 1.6  # pattern-period ratio between the two classes of a period-confusable pair
+SOURCE_HUE_GAP_DEG = 60.0  # a source class shares a target's shape and pattern only this far away in hue
 
 
 @dataclass(frozen=True)
@@ -46,54 +47,91 @@ class ImageSpec:
     max_aspect: float = 1.5
 
 
-def make_classes(n_target: int, n_pairs: int, n_source: int, seed: int) -> tuple[list[ClassSpec], list[ClassSpec]]:
+def make_classes(n_target: int, n_pairs: int, n_source: int, seed: int,
+                 source_pairs: int = 0) -> tuple[list[ClassSpec], list[ClassSpec]]:
     """Target classes (``n_pairs`` of them confusable pairs) and disjoint source classes for pretraining.
 
-    Source classes never share a (shape, pattern) with a target class while unused combinations
-    remain; after that they share it only at hues at least 60 degrees away from every target class.
+    The target classes' hues are spread evenly round the wheel (a hue pair's two classes in
+    neighbouring slots), so apart from the designed pairs no two are alike by chance.
+    The source classes share the target's visual vocabulary but none of its classes, as ImageNet's
+    dogs and cats share Pets' but are other breeds: first one source class for each target class's
+    shape and pattern, at a hue at least ``SOURCE_HUE_GAP_DEG`` away from every target class of that
+    shape and pattern, then the combinations no target class uses, then any at such a hue. The first
+    ``source_pairs`` of them come with a confusable partner, so pretraining teaches the fine hue and
+    period differences the target pairs need.
     """
     if n_pairs * 2 > n_target:
         raise ValueError(f"{n_pairs} confusable pairs need at least {2 * n_pairs} classes, got {n_target}")
+    if source_pairs * 2 > n_source:
+        raise ValueError(f"{source_pairs} source pairs need at least {2 * source_pairs} source classes, got {n_source}")
     rng = np.random.default_rng([seed, 0xC1A55])
     combos = [(s, p) for s in SHAPES for p in PATTERNS]
     rng.shuffle(combos)
-    n_singles = n_target - 2 * n_pairs
-    n_combos = n_pairs + n_singles
+    n_combos = n_target - n_pairs
     if n_combos > len(combos):
-        # More classes than combinations: reuse combinations at well-separated hues.
+        # More classes than combinations: reuse combinations (at other hues).
         combos = combos * (n_combos // len(combos) + 1)
+    # Hue slots round the wheel, in random order: one per class, two neighbouring ones for a hue pair.
+    widths = [2 if i < n_pairs and _hue_pair(pattern, i) else 1 for i, (_, pattern) in enumerate(combos[:n_combos])]
+    order = rng.permutation(n_combos)
+    starts = np.zeros(n_combos)
+    starts[order] = np.cumsum([0] + [widths[i] for i in order[:-1]])
+    step = 360.0 / sum(widths)
+    hues = (rng.uniform(0, 360) + step * (starts + rng.uniform(-0.15, 0.15, n_combos))) % 360
     target: list[ClassSpec] = []
     for i, (shape, pattern) in enumerate(combos[:n_combos]):
-        hue = float(rng.uniform(0, 360))
-        period = float(rng.uniform(0.35, 0.6))
+        first = _spec(shape, pattern, float(hues[i]), float(rng.uniform(0.35, 0.6)), target)
+        target.append(first)
         if i < n_pairs:
-            if pattern == "plain" or i % 2 == 0:  # hue pair
-                partner = (shape, pattern, (hue + PAIR_HUE_GAP_DEG) % 360, period)
-            else:  # period pair
-                partner = (shape, pattern, hue, period * PAIR_PERIOD_RATIO)
-            target.append(_spec(shape, pattern, hue, period, target))
-            target.append(_spec(*partner, target))
-        else:
-            target.append(_spec(shape, pattern, hue, period, target))
-    used = {(c.shape, c.pattern) for c in target}
-    fresh = [c for c in combos[n_combos:] if c not in used] if n_combos <= len(SHAPES) * len(PATTERNS) else []
+            target.append(_partner(first, i, target))
+    # Source kinds: first each target class's shape and pattern (at a far hue), then the unused ones.
+    target_kinds = list(dict.fromkeys((c.shape, c.pattern) for c in target))
+    fresh = target_kinds + [c for c in combos[n_combos:] if c not in target_kinds]
     source: list[ClassSpec] = []
+    pairs_left = source_pairs
     attempts = 0
     while len(source) < n_source:
         attempts += 1
-        if attempts > 100_000:  # pragma: no cover - only with absurd class counts
+        if attempts > 10_000:  # pragma: no cover - only with absurd class counts
             raise ValueError(f"cannot make {n_source} source classes disjoint from {n_target} target classes")
-        if fresh:
-            shape, pattern = fresh.pop(0)
-            hue = float(rng.uniform(0, 360))
-        else:
-            shape, pattern = SHAPES[int(rng.integers(len(SHAPES)))], PATTERNS[int(rng.integers(len(PATTERNS)))]
-            hue = float(rng.uniform(0, 360))
-            near = [c for c in target + source if (c.shape, c.pattern) == (shape, pattern) and _hue_gap(c.hue_deg, hue) < 60]
-            if near:
-                continue
-        source.append(_spec(shape, pattern, hue, float(rng.uniform(0.35, 0.6)), target + source))
+        shape, pattern = fresh.pop(0) if fresh else (SHAPES[int(rng.integers(len(SHAPES)))],
+                                                      PATTERNS[int(rng.integers(len(PATTERNS)))])
+        made = _far_classes(shape, pattern, rng, target + source, paired=pairs_left > 0 and len(source) + 2 <= n_source,
+                            k=pairs_left)
+        source += made
+        pairs_left -= len(made) == 2
     return target, source
+
+
+def _far_classes(shape: str, pattern: str, rng: np.random.Generator, taken: list[ClassSpec], paired: bool,
+                 k: int) -> list[ClassSpec]:
+    """A source class of ``shape`` and ``pattern`` (with its confusable partner if ``paired``) at a hue
+    ``SOURCE_HUE_GAP_DEG`` away from every class in ``taken`` of that shape and pattern; [] if none found."""
+    for _ in range(50):
+        first = _spec(shape, pattern, float(rng.uniform(0, 360)), float(rng.uniform(0.35, 0.6)), taken)
+        made = [first, _partner(first, k, taken + [first])] if paired else [first]
+        if all(_far(c, taken) for c in made):
+            return made
+    return []
+
+
+def _hue_pair(pattern: str, k: int) -> bool:
+    """Whether the ``k``-th confusable pair differs in hue (plain surfaces, and every other pair) or in period."""
+    return pattern == "plain" or k % 2 == 0
+
+
+def _partner(spec: ClassSpec, k: int, taken: list[ClassSpec]) -> ClassSpec:
+    """The other class of the ``k``-th confusable pair: ``PAIR_HUE_GAP_DEG`` further in hue, or
+    ``PAIR_PERIOD_RATIO`` times the pattern period."""
+    if _hue_pair(spec.pattern, k):
+        return _spec(spec.shape, spec.pattern, (spec.hue_deg + PAIR_HUE_GAP_DEG) % 360, spec.period, taken)
+    return _spec(spec.shape, spec.pattern, spec.hue_deg, spec.period * PAIR_PERIOD_RATIO, taken)
+
+
+def _far(spec: ClassSpec, others: list[ClassSpec]) -> bool:
+    """No class in ``others`` has ``spec``'s shape and pattern within ``SOURCE_HUE_GAP_DEG`` of its hue."""
+    return all((c.shape, c.pattern) != (spec.shape, spec.pattern) or _hue_gap(c.hue_deg, spec.hue_deg) >= SOURCE_HUE_GAP_DEG
+               for c in others)
 
 
 def _hue_gap(a: float, b: float) -> float:

@@ -9,29 +9,87 @@ import pytest
 from recipebench.api import WorkloadRequest
 from recipebench.data import PETS_LABEL_RE
 from recipebench.plugins import synthetic
-from recipebench.plugins.synthetic_images import ImageSpec, make_classes, render
+from recipebench.plugins.synthetic_images import (
+    PAIR_HUE_GAP_DEG,
+    PATTERNS,
+    SHAPES,
+    SOURCE_HUE_GAP_DEG,
+    ImageSpec,
+    make_classes,
+    render,
+)
+
+
+def _hue_gap(a, b):
+    d = abs(a - b) % 360
+    return min(d, 360 - d)
+
+
+def _pairs(classes):
+    """Neighbours of the same shape and pattern: the confusable pairs, which make_classes lists together."""
+    return [(a, b) for a, b in zip(classes, classes[1:]) if (a.shape, a.pattern) == (b.shape, b.pattern)]
+
+
+def _assert_disjoint(target, source):
+    """Source and target classes never coincide: a shared shape and pattern is 60 degrees of hue away."""
+    assert not {c.name for c in target} & {c.name for c in source}
+    for s in source:
+        for t in target:
+            if (s.shape, s.pattern) == (t.shape, t.pattern):
+                assert _hue_gap(s.hue_deg, t.hue_deg) >= SOURCE_HUE_GAP_DEG, (s, t)
 
 
 def test_target_and_source_classes_are_disjoint_and_pairs_are_confusable():
     target, source = make_classes(12, 3, 24, seed=0)
     assert len(target) == 12 and len(source) == 24
-    assert not {c.name for c in target} & {c.name for c in source}
-    target_kinds = {(c.shape, c.pattern) for c in target}
-    assert not target_kinds & {(c.shape, c.pattern) for c in source}, "source shares a shape+pattern with a target"
+    _assert_disjoint(target, source)
     # The first 3 pairs share shape and pattern and differ only in hue or pattern period.
     for a, b in zip(target[0:6:2], target[1:6:2]):
         assert (a.shape, a.pattern) == (b.shape, b.pattern)
         assert (a.hue_deg != b.hue_deg) != (a.period != b.period)
 
 
+def test_source_shares_the_targets_vocabulary():
+    """Every target class's shape and pattern is also a source class (at another hue), and the source
+    uses every shape and every pattern: what pretraining learns is what the target is made of."""
+    size = synthetic.SIZES["quick"]
+    target, source = make_classes(size.classes, size.confusable_pairs, size.source_classes, 0,
+                                  source_pairs=size.source_pairs)
+    assert {(c.shape, c.pattern) for c in target} <= {(c.shape, c.pattern) for c in source}
+    assert {c.shape for c in source} == set(SHAPES) and {c.pattern for c in source} == set(PATTERNS)
+    _assert_disjoint(target, source)
+
+
+def test_target_hues_are_spread_apart_except_the_designed_pairs():
+    size = synthetic.SIZES["quick"]
+    target, _ = make_classes(size.classes, size.confusable_pairs, size.source_classes, 0,
+                             source_pairs=size.source_pairs)
+    pairs = _pairs(target)
+    assert len(pairs) == size.confusable_pairs
+    for a, b in pairs:
+        assert a.hue_deg == b.hue_deg or round(_hue_gap(a.hue_deg, b.hue_deg), 6) == PAIR_HUE_GAP_DEG
+    gaps = [_hue_gap(a.hue_deg, b.hue_deg) for i, a in enumerate(target) for b in target[i + 1:]
+            if (a.shape, a.pattern) != (b.shape, b.pattern)]
+    # 12 classes, one hue pair: 11 slots of 33 degrees, each class within 5 degrees of its slot's centre.
+    assert min(gaps) >= 20, "two target classes of different kinds are alike in hue by chance"
+
+
+def test_source_has_hue_and_period_pairs():
+    size = synthetic.SIZES["quick"]
+    _, source = make_classes(size.classes, size.confusable_pairs, size.source_classes, 0,
+                             source_pairs=size.source_pairs)
+    assert len(source) == size.source_classes and size.source_pairs > 0
+    pairs = _pairs(source)[:size.source_pairs]
+    assert len(pairs) == size.source_pairs
+    for a, b in pairs:
+        assert (a.hue_deg != b.hue_deg) != (a.period != b.period)
+    assert {a.hue_deg == b.hue_deg for a, b in pairs} == {True, False}, "both kinds of pair"
+
+
 def test_many_classes_still_disjoint():
-    target, source = make_classes(37, 6, 40, seed=0)
+    target, source = make_classes(37, 6, 40, seed=0, source_pairs=8)
     assert len({c.name for c in target}) == 37 and len({c.name for c in source}) == 40
-    for s in source:
-        for t in target:
-            if (s.shape, s.pattern) == (t.shape, t.pattern):
-                gap = abs(s.hue_deg - t.hue_deg) % 360
-                assert min(gap, 360 - gap) >= 60
+    _assert_disjoint(target, source)
 
 
 def _jpeg(img) -> bytes:
@@ -59,6 +117,8 @@ def test_sizes_and_aspect_ratios_vary():
 def test_bad_pair_count_is_refused():
     with pytest.raises(ValueError, match="confusable pairs"):
         make_classes(3, 2, 2, seed=0)
+    with pytest.raises(ValueError, match="source pairs"):
+        make_classes(4, 1, 3, seed=0, source_pairs=2)
 
 
 @pytest.fixture(scope="module")
