@@ -12,7 +12,7 @@ import io
 import json
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -26,20 +26,33 @@ from recipebench.learner import body_state_dict, build_learner
 
 @dataclass(frozen=True)
 class PretrainSettings:
+    """How a body is pretrained on a workload's source classes."""
+
     epochs: int
     lr_max: float
     presize: int  # px
     image_size: int  # px
     batch_size: int
     seed: int = 0
+    #: (arch name, epochs) for architectures that train other than ``epochs`` (a deeper, slower one).
+    arch_epochs: tuple[tuple[str, int], ...] = ()
+
+    def for_arch(self, name: str) -> PretrainSettings:
+        """These settings as ``name`` is pretrained with: its own epoch count, if it has one."""
+        return replace(self, epochs=dict(self.arch_epochs).get(name, self.epochs), arch_epochs=())
+
+    def key(self) -> dict[str, Any]:
+        """What identifies the training (for the cache key): everything but the per-arch table."""
+        return {k: v for k, v in asdict(self).items() if k != "arch_epochs"}
 
 
 def pretrained_body(arch: Arch, source: PreparedData, settings: PretrainSettings, cache_dir: Path, device,
                     label: str, extra_key: Mapping[str, Any]) -> WeightsFile:
     """The cached body weights for ``arch`` pretrained on ``source``; trains them on first use."""
     v = versions()
+    settings = settings.for_arch(arch.name)
     key_params = {
-        "arch": arch.name, "source": source.fingerprint, "settings": asdict(settings),
+        "arch": arch.name, "source": source.fingerprint, "settings": settings.key(),
         "device": getattr(device, "type", str(device)),
         "versions": {k: v[k] for k in ("torch", "torchvision", "fastai")},
         **extra_key,
@@ -70,8 +83,8 @@ def _train(arch: Arch, source: PreparedData, settings: PretrainSettings, device,
         t0 = time.perf_counter()
         with learn.no_bar(), learn.no_logging():
             learn.fit_one_cycle(settings.epochs, settings.lr_max, cbs=SkipValidation())  # validated once, below
-        wall_s = time.perf_counter() - t0
-        valid_loss, err = learn.validate()
+            wall_s = time.perf_counter() - t0
+            valid_loss, err = learn.validate()
     state = body_state_dict(learn.model[0], arch.build(), arch)
     buffer = io.BytesIO()
     torch.save(state, buffer)

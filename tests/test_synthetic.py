@@ -156,3 +156,12 @@ def test_generation_is_deterministic_across_caches(smoke_data, tmp_path):
 def test_data_dir_is_refused_for_generated_data(tmp_path):
     with pytest.raises(ValueError, match="--data-dir"):
         synthetic.prepare(WorkloadRequest(scale=synthetic.SCALES["smoke"], cache_dir=tmp_path, data_dir=tmp_path))
+
+
+def test_a_deeper_body_can_pretrain_fewer_epochs_and_the_cache_key_names_what_trained():
+    settings = synthetic.SIZES["quick"].pretrain
+    assert settings.for_arch("resnet18").epochs == settings.epochs == 8
+    assert settings.for_arch("resnet50").epochs == 5
+    key = settings.for_arch("resnet50").key()
+    assert key["epochs"] == 5 and "arch_epochs" not in key
+    assert settings.for_arch("resnet18").key() != key
