@@ -7,6 +7,7 @@ import dataclasses
 import io
 import math
 
+import numpy as np
 import pytest
 
 from recipebench import ranking, render, report
@@ -94,6 +95,8 @@ def test_time_to_target_is_the_first_epoch_at_or_below_it_on_the_recipes_clock()
     old = epochs([0.5, 0.42, 0.40], clock=False)  # before schema 5: the epochs' own time only
     assert time_to_target(old, 0.42) == TimeToTarget(2, 20.0, CLOCK_EPOCHS)
     assert time_to_target(run, 1 / 3 * 1.2) == time_to_target(run, 0.4)  # exactly equal counts as reached
+    float32 = epochs([0.2, float(np.float32(17 / 129))])  # fastai's metric is float32, the final float64
+    assert time_to_target(float32, 17 / 129).epochs == 2  # a one-seed reference reaches its own final error
 
 
 def test_over_seeds_not_reached_counts_as_never():
