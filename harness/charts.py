@@ -472,6 +472,8 @@ def error_vs_time(sets: Sequence[ResultSet], palette: Palette) -> bytes:
                 ax.step([p.wall.median for p in front], [p.error.mean for p in front], where="post", color="black",
                         linestyle="--", linewidth=1.2, zorder=1)
             ax.set_xscale("log")
+            _plain_log_ticks(ax.xaxis)
+            ax.margins(x=0.1, y=0.12)  # room for the largest markers inside the axes
             ax.grid(True, alpha=0.3, which="both")
             ax.set_xlabel("wall time per run, s (log scale)")
             if side == 0:
@@ -522,3 +524,12 @@ class _MemoryArea:
             return []
         values = {self.low_mb, (self.low_mb + self.high_mb) / 2, self.high_mb}
         return sorted({float(f"{v:.2g}") for v in values})
+
+
+def _plain_log_ticks(axis) -> None:
+    """A log axis labelled 1, 2, 5, 10, 20, 50... in plain numbers (not 2x10^1, which crowds side by side)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
