@@ -220,10 +220,14 @@ def test_the_schema_id_names_its_version():
     assert schema()["properties"]["schema_version"] == {"const": SCHEMA_VERSION}
 
 
-def test_the_committed_baseline_still_loads():
-    """Documents written by earlier versions of the harness are read, never refused."""
+def test_the_committed_baseline_and_a_schema_1_document_still_load():
+    """Documents written by earlier versions of the harness are read, never refused: the committed baseline,
+    and tests/data/result-schema1.json, a document of the first committed baseline (schema 1, 2026-11-29)."""
     from tests.conftest import REPO
 
     results = store.load_results([REPO / "results" / "baseline"])
-    assert results and all(r.schema_version == SCHEMA_VERSION for r in results)
-    assert all(e.elapsed_s is None for r in results for e in r.epochs)  # schema 1: no clock per epoch
+    assert len(results) == 21 and all(r.schema_version == SCHEMA_VERSION for r in results)
+    (old,) = store.load_results([REPO / "tests" / "data" / "result-schema1.json"])
+    assert old.schema_version == SCHEMA_VERSION and old.recipe == "baseline" and old.error_rate is not None
+    assert all(e.elapsed_s is None for e in old.epochs)  # schema 1: no clock per epoch
+    assert old.divergence is None and old.dropped_classes == ()  # fields added by schemas 3 and 4
