@@ -216,7 +216,7 @@ def test_ctrl_c_cancels_what_is_running_and_keeps_what_finished(cache_dir, tmp_p
         time.sleep(0.2)
     time.sleep(3)  # the raising task returns its document
     os.killpg(suite.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground process group
-    out, _ = suite.communicate(timeout=120)
+    out, _ = suite.communicate(timeout=300)  # Ray winds down slowly on a loaded 2-core machine
     assert suite.returncode == 2, out[-3000:]  # interrupted
     (kept,) = store.load_results([results])
     assert (kept.recipe, kept.status) == ("raising", "error") and "boom in the recipe" in kept.error
