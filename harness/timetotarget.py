@@ -16,6 +16,7 @@ got there.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -69,12 +70,6 @@ def time_to_target(epochs: Sequence[EpochRecord], target: float) -> TimeToTarget
     return TimeToTarget(None, None, clock)
 
 
-def _median(values: Sequence[float]) -> float:
-    xs = sorted(values)
-    mid = len(xs) // 2
-    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
-
-
 @dataclass(frozen=True)
 class TimeSummary:
     """A row's time-to-target over its successful runs (seeds)."""
@@ -92,8 +87,8 @@ class TimeSummary:
         if not times:
             return None
         got = [t for t in times if t.reached]
-        epochs = _median([t.epochs if t.reached else math.inf for t in times])
-        wall = _median([t.wall_s if t.reached else math.inf for t in times])
+        epochs = statistics.median([t.epochs if t.reached else math.inf for t in times])
+        wall = statistics.median([t.wall_s if t.reached else math.inf for t in times])
         walls = [t.wall_s for t in got]
         return cls(len(times), len(got), None if math.isinf(epochs) else epochs, None if math.isinf(wall) else wall,
                    min(walls) if walls else None, max(walls) if walls else None,

@@ -15,14 +15,10 @@ from recipebench.plugins.synthetic_images import (
     SHAPES,
     SOURCE_HUE_GAP_DEG,
     ImageSpec,
+    _hue_gap,
     make_classes,
     render,
 )
-
-
-def _hue_gap(a, b):
-    d = abs(a - b) % 360
-    return min(d, 360 - d)
 
 
 def _pairs(classes):
