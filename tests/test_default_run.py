@@ -64,6 +64,16 @@ def test_cpu_bf16_never_skips_with_the_reason_in_pytests_summary_and_the_table(c
     assert [r.recipe for r in load_results([tmp_path])] == ["baseline"]
 
 
+
+def test_cpu_bf16_auto_skips_mixed_precision_where_onednn_reports_no_native_bf16(cache_dir, tmp_path, smoke_session):
+    """The default (`auto`) end to end, on a CPU faked to have no native bfloat16 (tests/fake_no_bf16.py), so the
+    test means the same on an AVX2-only CPU and on one with AVX512-BF16."""
+    proc = bench(["-p", "tests.fake_no_bf16", "--benchmark-only", "--scale", "smoke", "--recipe",
+                  "resnet50_mixed_precision", "--recipe", "baseline", "--results-dir", str(tmp_path)], cache_dir)
+    assert "SKIPPED [1]" in proc.stdout and NO_NATIVE_BF16 in proc.stdout
+    (result,) = load_results([tmp_path])
+    assert result.recipe == "baseline" and result.environment["cpu_bf16"]["native"] is False
+
 # -- 2. live progress ------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,6 @@ import dataclasses
 import os
 import stat
 import textwrap
-import time
 
 import pytest
 
@@ -53,7 +52,6 @@ def _run(session, train, name="probe"):
 
 
 def test_an_exploding_loss_stops_the_run_as_diverged(smoke_session):
-    t0 = time.perf_counter()
     r = _run(smoke_session, lambda ctx: ctx.learn.fit_one_cycle(2, 1e4), name="diverging")
     assert r.status == STATUS_DIVERGED and not r.ok
     d = r.divergence
@@ -61,7 +59,6 @@ def test_an_exploding_loss_stops_the_run_as_diverged(smoke_session):
     assert d.loss is None or d.loss > DIVERGENCE_FACTOR  # exploded (or not finite: None)
     assert r.error_rate is None and r.epochs == ()  # stopped in its first epoch: no second epoch trained
     assert "training diverged at epoch 1" in r.error
-    assert time.perf_counter() - t0 < 60
     validate(r.to_dict())
 
 
@@ -99,14 +96,15 @@ def test_a_suite_with_a_raising_and_a_diverging_recipe_keeps_every_result(cache_
 # -- 3. nothing a user trained is ever lost ---------------------------------------------------------
 
 
-def test_an_unwritable_results_dir_is_refused_before_anything_trains(cache_dir):
-    t0 = time.perf_counter()
-    proc = bench(["--benchmark-only", "--scale", "smoke", "--results-dir", "/proc/nowhere"], cache_dir, check=False)
-    took = time.perf_counter() - t0
+def test_an_unwritable_results_dir_is_refused_before_anything_trains(tmp_path):
+    """Refused before the workload is made or a body pretrained: an empty cache stays empty (a check of what
+    ran, not of how long it took, which depends on the CPU)."""
+    cache = tmp_path / "cache"
+    proc = bench(["--benchmark-only", "--scale", "smoke", "--results-dir", "/proc/nowhere"], cache, check=False)
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "--results-dir /proc/nowhere: cannot write result files there" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout and "passed" not in proc.stdout
-    assert took < 15
+    assert not cache.exists() or not any(p.is_file() for p in cache.rglob("*")), sorted(cache.rglob("*"))
 
 
 def test_a_result_the_results_dir_cannot_take_goes_to_a_fallback(smoke_session, baseline_result, monkeypatch):
