@@ -55,14 +55,22 @@ def summary_row(label: str, group: Sequence[Row]) -> list[str]:
 
 def summary_table(results: Iterable[RunResult], fmt: str = "text", skipped: Sequence[SkippedCase] = ()) -> str:
     """recipe | error_rate | best (epoch) | wall s | img/s | peak MB | precision | device | arch; then a row
-    for each recipe that did not train, with why."""
+    for each recipe that did not train, ``skipped`` and nothing else: why goes under the table
+    (:func:`skipped_lines`), so a long reason never widens a column."""
     body = [summary_row(label, group) for label, group in grouped(results).items()]
+    for recipe, cases in _by_recipe(skipped).items():
+        body.append([recipe, f"skipped ({len(cases)})", *["-"] * (len(SUMMARY_HEADERS) - 2)])
+    return format_table(SUMMARY_HEADERS, body, fmt)
+
+
+def skipped_lines(skipped: Sequence[SkippedCase]) -> list[str]:
+    """Why each skipped recipe did not train, a line each: ``resnet50_mixed_precision (seed 0) skipped: ...``."""
+    lines = []
     for recipe, cases in _by_recipe(skipped).items():
         seeds = ",".join(str(c.seed) for c in cases)
         reasons = _joined((c.reason for c in cases), "; ")
-        # the reason in the last column: the numeric columns stay as narrow as the numbers
-        body.append([recipe, "skipped", *["-"] * (len(SUMMARY_HEADERS) - 3), f"{reasons} (seed {seeds})"])
-    return format_table(SUMMARY_HEADERS, body, fmt)
+        lines.append(f"{recipe} (seed {seeds}) {reasons if reasons.startswith('skipped') else 'skipped: ' + reasons}")
+    return lines
 
 
 def _by_recipe(skipped: Sequence[SkippedCase]) -> dict[str, list[SkippedCase]]:
@@ -190,8 +198,9 @@ def session_report(results: Sequence[RunResult], fmt: str = "text", reference: s
     if fmt == "csv":
         return session_csv(results, ranked, skipped)
     item = "- " if fmt == "markdown" else ""  # markdown would run plain lines into one paragraph
-    parts = [summary_table(results, fmt, skipped), "", format_table(report.RANKING_HEADERS,
-                                                           [report.ranking_cells(r) for r in ranked.rows], fmt), ""]
+    parts = [summary_table(results, fmt, skipped), *([""] + [item + line for line in skipped_lines(skipped)]
+                                                     if skipped else []),
+             "", format_table(report.RANKING_HEADERS, [report.ranking_cells(r) for r in ranked.rows], fmt), ""]
     parts += [item + line for line in [*report.ranking_legend(ranked), *context_lines(results)]]
     confused = most_confused_lines(results)
     if confused:
