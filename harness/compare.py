@@ -10,8 +10,9 @@ against base:
 Significance: a two-sided t-test across seeds, on log values for the ratio metrics: Welch's
 (:func:`recipebench.stats.welch`) when the sides ran different seeds, the paired test over seeds
 (:func:`recipebench.stats.paired`) when both ran the same seeds once each (a seed fixes the initial
-weights, the data order and the augmentation, so differences between seeds drop out). When the
-sides share only some seeds, a row compares the shared seeds alone and says which it left out. The p-values are
+weights, the data order and the augmentation, so differences between seeds drop out). Failed runs are
+never compared; when the sides' successful runs share only some seeds, a row compares the shared seeds
+alone and says which it left out and why (:func:`pair_runs`, the ranking's rule too). The p-values are
 Holm-adjusted over the table's rows, one family per metric, so that an A/A table (same code, other
 seeds) shows a false "worse" or "better" in a column with chance <= alpha. Timings and a process's
 peak memory also drift from session to session with the machine's state, which the seeds of one
@@ -198,10 +199,12 @@ class RowComparison:
     failed_base: int
     failed_new: int
     deltas: tuple[Delta, ...]  # metrics with values on both sides
-    #: When the sides share only some seeds, the row compares like with like on the shared seeds and
-    #: these are the seeds left out of it, per side; empty when every seed was used.
+    #: When the sides' successful runs share only some seeds, the row compares like with like on the shared
+    #: seeds (:func:`pair_runs`) and these are the seeds left out of it, per side; empty when every seed was used.
     left_out_base: tuple[int, ...] = ()
     left_out_new: tuple[int, ...] = ()
+    left_out_reasons: tuple[tuple[int, str], ...] = ()  # (seed, why): "diverged on new", "not run on base"
+    failures_new: tuple[str, ...] = ()  # the status of each new run that failed ("error", "diverged")
 
     @property
     def untested(self) -> str | None:
@@ -299,11 +302,11 @@ def _verdict(metric: Metric, base: Sequence[float], new: Sequence[float], p: flo
 
 def compare_groups(base: Mapping[str, Sequence[Row]], new: Mapping[str, Sequence[Row]],
                    settings: Settings = Settings()) -> tuple[RowComparison, ...]:
-    """Pair rows by label (base's order, then labels only in new) and compare every metric."""
+    """Pair rows by label (base's order, then labels only in new) and compare every metric, each label's
+    runs as :func:`pair_runs` pairs them (the groups may hold failed runs: they are counted, not compared)."""
     labels = list(dict.fromkeys([*base, *new]))
-    base, new, left_out = _shared_seeds_only(labels, base, new)
-    by_seed = {(label, m): (_values(base.get(label, ()), m), _values(new.get(label, ()), m))
-               for label in labels for m in METRICS}
+    pairings = {label: pair_runs(base.get(label, ()), new.get(label, ())) for label in labels}
+    by_seed = {(label, m): (_values(p.base, m), _values(p.new, m)) for label, p in pairings.items() for m in METRICS}
     tests = {(label, m.name): _test(m, b, n, settings) for (label, m), (b, n) in by_seed.items() if b and n}
     pairs = {(label, m.name): (_flat(b), _flat(n)) for (label, m), (b, n) in by_seed.items()}
     adjusted: dict[tuple[str, str], float | None] = {}
@@ -311,7 +314,7 @@ def compare_groups(base: Mapping[str, Sequence[Row]], new: Mapping[str, Sequence
         keys = [k for k in tests if k[1] == m.name]
         adjusted.update(zip(keys, holm([tests[k].p for k in keys])))
     out = []
-    for label in labels:
+    for label, p in pairings.items():
         deltas = []
         for m in METRICS:
             key = (label, m.name)
@@ -319,28 +322,46 @@ def compare_groups(base: Mapping[str, Sequence[Row]], new: Mapping[str, Sequence
                 b_values, n_values = pairs[key]
                 verdict = _verdict(m, b_values, n_values, adjusted[key], settings)
                 deltas.append(Delta(m, b_values, n_values, tests[key], adjusted[key], verdict))
-        b, n = base.get(label, ()), new.get(label, ())
-        ok_b, ok_n = sum(r.status == STATUS_OK for r in b), sum(r.status == STATUS_OK for r in n)
-        out.append(RowComparison(label, ok_b, ok_n, len(b) - ok_b, len(n) - ok_n, tuple(deltas), *left_out[label]))
+        failed_b = [r.status for r in base.get(label, ()) if r.status != STATUS_OK]
+        failed_n = [r.status for r in new.get(label, ()) if r.status != STATUS_OK]
+        out.append(RowComparison(label, len(p.base), len(p.new), len(failed_b), len(failed_n), tuple(deltas),
+                                 p.left_out_base, p.left_out_new, p.reasons, tuple(failed_n)))
     return tuple(out)
 
 
-def _shared_seeds_only(labels: Sequence[str], base: Mapping[str, Sequence[Row]], new: Mapping[str, Sequence[Row]]):
-    """Where a row's sides ran some seeds in common but not all, keep only the shared seeds on both
-    sides (like with like: a seed fixes the run, so other seeds would compare luck, not code).
-    Returns the restricted groups and, per label, the seeds left out of base and of new."""
-    b_out, n_out, left_out = dict(base), dict(new), {}
-    for label in labels:
-        b, n = base.get(label, ()), new.get(label, ())
-        seeds_b, seeds_n = {r.seed for r in b}, {r.seed for r in n}
-        shared = seeds_b & seeds_n
-        if shared and seeds_b != seeds_n:
-            b_out[label] = [r for r in b if r.seed in shared]
-            n_out[label] = [r for r in n if r.seed in shared]
-            left_out[label] = (tuple(sorted(seeds_b - shared)), tuple(sorted(seeds_n - shared)))
-        else:
-            left_out[label] = ((), ())
-    return b_out, n_out, left_out
+@dataclass(frozen=True)
+class Pairing:
+    """One row's runs as compared (:func:`pair_runs`)."""
+
+    base: tuple[Row, ...]  # successful runs compared
+    new: tuple[Row, ...]
+    left_out_base: tuple[int, ...]  # seeds with a successful run left out, per side
+    left_out_new: tuple[int, ...]
+    reasons: tuple[tuple[int, str], ...]  # (seed, why) for each seed left out: "diverged on new", "not run on base"
+
+
+def pair_runs(base: Sequence[Row], new: Sequence[Row]) -> Pairing:
+    """The one rule by which compare and the ranking choose a row's runs: failed runs are dropped, then,
+    where the sides' successful runs share some seeds but not all, only the shared seeds are kept on both
+    sides (like with like: a seed fixes the run, so other seeds would compare luck, not code). Sides
+    without a shared successful seed keep all their successful runs (Welch's test)."""
+    ok_b, ok_n = [r for r in base if r.status == STATUS_OK], [r for r in new if r.status == STATUS_OK]
+    seeds_b, seeds_n = {r.seed for r in ok_b}, {r.seed for r in ok_n}
+    shared = seeds_b & seeds_n
+    if not shared or seeds_b == seeds_n:
+        return Pairing(tuple(ok_b), tuple(ok_n), (), (), ())
+
+    def why(seed: int) -> str:
+        parts = []
+        for side, group in (("base", base), ("new", new)):
+            statuses = list(dict.fromkeys(r.status for r in group if r.seed == seed))
+            if STATUS_OK not in statuses:
+                parts.append(f"{'/'.join(statuses)} on {side}" if statuses else f"not run on {side}")
+        return " and ".join(parts)
+
+    return Pairing(tuple(r for r in ok_b if r.seed in shared), tuple(r for r in ok_n if r.seed in shared),
+                   tuple(sorted(seeds_b - shared)), tuple(sorted(seeds_n - shared)),
+                   tuple((seed, why(seed)) for seed in sorted((seeds_b | seeds_n) - shared)))
 
 
 def setup_of(results: Sequence[RunResult], ignore: Sequence[str] = ()) -> dict[str, list[str]]:

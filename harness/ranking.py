@@ -3,7 +3,8 @@
 For each recipe and sub-result (a label, as :func:`recipebench.rows.grouped` makes them) against the
 reference (``baseline`` unless ``--reference``): the difference of mean error_rate in percentage
 points, the ratio of geometric-mean wall times and of peak memory, each with the p-value of the
-paired t-test over the seeds both ran successfully (Welch's where they share none), Holm-adjusted over
+paired t-test over the seeds both ran successfully (Welch's where they share none; the rule of
+:func:`recipebench.compare.pair_runs`, which names the seeds left out and why), Holm-adjusted over
 the rows of each column, and a verdict -- the same arithmetic as ``recipebench compare``
 (:func:`recipebench.compare.compare_groups`) with the reference as every row's base. The runs of one
 session share its machine state, so no session-to-session noise is added. Plus each row's
@@ -83,8 +84,8 @@ def rank(results: Sequence[RunResult], reference: str | None = None, target_erro
     target = target or choose_target(groups, name, target_error)
     if target is None:
         notes.append(f"no time to target: {name} has no final error_rate here; pass --target-error")
-    others = {label: _ok(g) for label, g in groups.items() if label != name and _ok(g)} if ref_ok else {}
-    compared = compare_groups({label: ref_ok for label in others}, others, settings)
+    others = {label: g for label, g in groups.items() if label != name and _ok(g)} if ref_ok else {}
+    compared = compare_groups({label: groups[name] for label in others}, others, settings)  # pair_runs' rule
     by_label = {c.label: dataclasses.replace(c, deltas=tuple(d for d in c.deltas if d.metric.name in RANK_METRICS))
                 for c in compared}
     errors = {label: Summary.of(r.error_rate for r in _ok(g)) for label, g in groups.items()}

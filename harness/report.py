@@ -46,12 +46,20 @@ def _mean_std(values: Sequence[float]) -> str:
 
 def _seeds_text(row: RowComparison) -> str:
     text = f"{row.n_base} → {row.n_new}" + (" paired" if row.paired else "")
-    if row.left_out_base or row.left_out_new:
-        left = [f"{side} {', '.join(map(str, seeds))}" for side, seeds in (("base", row.left_out_base),
-                                                                            ("new", row.left_out_new)) if seeds]
-        text += f" on shared seeds (left out: {'; '.join(left)})"
+    if row.left_out_reasons:
+        text += f" on shared seeds ({left_out_text(row.left_out_reasons)})"
     failed = [f"{n} failed in {side}" for n, side in ((row.failed_base, "base"), (row.failed_new, "new")) if n]
     return text + (f" ({', '.join(failed)})" if failed else "")
+
+
+def left_out_text(reasons: Sequence[tuple[int, str]]) -> str:
+    """``seed 2 left out: diverged on new``; seeds with one reason together (``seeds 1, 2 left out: ...``)."""
+    by_reason: dict[str, list[int]] = {}
+    for seed, why in reasons:
+        by_reason.setdefault(why, []).append(seed)
+    parts = [f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}" + (" left out" if i == 0 else "")
+             + f": {why}" for i, (why, seeds) in enumerate(by_reason.items())]
+    return "; ".join(parts)
 
 
 def _time_short(t: TimeSummary | None) -> str:
@@ -166,8 +174,9 @@ def compare_legend(comparison: Comparison, times: SideTimes | None = None) -> li
         f"verdict: worse/better when p < {alpha:g} and |Δ| ≥ the practical minimum ({_minimums(comparison)}); "
         "otherwise within noise. n=1: no test possible, the minimum alone decides.",
         *target,
-        *(["on shared seeds: the sides ran some seeds in common but not all; such a row compares only the "
-           "seeds both ran (a seed fixes a run: other seeds would compare luck), the others are named"]
+        *(["on shared seeds: the sides ran some seeds successfully in common but not all; such a row compares "
+           "only the seeds both ran successfully (a seed fixes a run: other seeds would compare luck), the others "
+           "are named with why"]
           if any(r.left_out_base or r.left_out_new for r in comparison.rows) else []),
         side_line("base", comparison.base),
         side_line("new", comparison.new),
