@@ -62,6 +62,9 @@ class Metric:
     higher_is_worse: bool
     min_effect: float  # default practical minimum, in ``unit``: smaller changes are never a verdict
     drifts: bool = False  # moves with the machine's state from session to session (timings, process memory)
+    #: The Row attribute the metric is a count over (error_rate: errors / n_valid), so that its values come
+    #: in steps of 1 / that: the tests then compare counts (:meth:`resolution`); None: no known step.
+    counts_over: str | None = None
 
     @property
     def log(self) -> bool:
@@ -84,6 +87,16 @@ class Metric:
         """How far ``change`` goes in the worse direction (negative: it is an improvement)."""
         return change if self.higher_is_worse else -change
 
+    def resolution(self, rows: Sequence[Row]) -> float | None:
+        """The step of the metric's values in ``rows`` (1 / n_valid for error_rate) when they share one and
+        every value lies on it; else None (then the values are tested as they are)."""
+        sizes = {getattr(r, self.counts_over) for r in rows} if self.counts_over else set()
+        if len(sizes) != 1 or not all(isinstance(n, int) and n > 0 for n in sizes):
+            return None
+        step = 1 / sizes.pop()
+        values = [getattr(r, self.field) for r in rows if getattr(r, self.field) is not None]
+        return step if all(abs(v / step - round(v / step)) <= COUNT_TOLERANCE for v in values) else None
+
     @property
     def example(self) -> str:
         """A --fail-on threshold for this metric."""
@@ -98,8 +111,13 @@ class Metric:
         return f"{amount:+.1f}%" if abs(amount) < 10 else f"{amount:+.0f}%"
 
 
+#: How far from a whole count a value may lie and still be that count: an outcome's error_rate is fastai's
+#: float32 metric (17/129 reads 17.0000004 counts), far below half a count even for 10^5 images.
+COUNT_TOLERANCE = 1e-3
+
 METRICS: tuple[Metric, ...] = (
-    Metric("error_rate", "error_rate", "error_rate", "pp", True, 0.5),  # the chapter's run-to-run noise
+    Metric("error_rate", "error_rate", "error_rate", "pp", True, 0.5,  # 0.5: the chapter's run-to-run noise
+           counts_over="n_valid"),
     Metric("wall", "wall_s", "wall s", "%", True, 5.0, drifts=True),
     Metric("throughput", "samples_per_s", "img/s", "%", False, 5.0, drifts=True),
     Metric("memory", "peak_memory_bytes", "peak MB", "%", True, 5.0, drifts=True),  # CPU peak RSS drifts
@@ -285,11 +303,13 @@ def _flat(by_seed: Mapping[int, Sequence[float]]) -> tuple[float, ...]:
 
 
 def _test(metric: Metric, base: Mapping[int, Sequence[float]], new: Mapping[int, Sequence[float]],
-          settings: Settings) -> Significance:
-    """Paired over seeds when both sides ran the same seeds once each, else Welch's test."""
+          settings: Settings, resolution: float | None = None) -> Significance:
+    """Paired over seeds when both sides ran the same seeds once each, else Welch's test; on counts when the
+    values have a ``resolution`` (:meth:`Metric.resolution`)."""
     once = all(len(v) == 1 for v in (*base.values(), *new.values()))
     test = paired if once and len(base) >= 2 and set(base) == set(new) else welch
-    return test(_flat(base), _flat(new), log=metric.log, session_var=settings.session_var(metric))
+    return test(_flat(base), _flat(new), log=metric.log, session_var=settings.session_var(metric),
+                resolution=resolution)
 
 
 def _verdict(metric: Metric, base: Sequence[float], new: Sequence[float], p: float | None,
@@ -307,7 +327,8 @@ def compare_groups(base: Mapping[str, Sequence[Row]], new: Mapping[str, Sequence
     labels = list(dict.fromkeys([*base, *new]))
     pairings = {label: pair_runs(base.get(label, ()), new.get(label, ())) for label in labels}
     by_seed = {(label, m): (_values(p.base, m), _values(p.new, m)) for label, p in pairings.items() for m in METRICS}
-    tests = {(label, m.name): _test(m, b, n, settings) for (label, m), (b, n) in by_seed.items() if b and n}
+    tests = {(label, m.name): _test(m, b, n, settings, m.resolution([*pairings[label].base, *pairings[label].new]))
+             for (label, m), (b, n) in by_seed.items() if b and n}
     pairs = {(label, m.name): (_flat(b), _flat(n)) for (label, m), (b, n) in by_seed.items()}
     adjusted: dict[tuple[str, str], float | None] = {}
     for m in METRICS:
