@@ -33,7 +33,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from recipebench.results import STATUS_OK, RunResult
 from recipebench.rows import Row, grouped
@@ -390,13 +390,61 @@ def setup_of(results: Sequence[RunResult], ignore: Sequence[str] = ()) -> dict[s
     return {f: sorted({str(getattr(r, f)) for r in results}) for f in SETUP_FIELDS if f not in ignore}
 
 
+@dataclass(frozen=True)
+class DataField:
+    """Something a result records about what it trained on, which compared results must share."""
+
+    name: str  # as the result document spells it (``config.split``)
+    read: Callable[[RunResult], str]
+    shown: int | None = None  # show only the first characters (a fingerprint)
+
+
+#: What was trained on: results must agree on these too to be compared (or put side by side), unless --force.
+#: (The labelling, --labels / --label-re, is not in a result document yet; n_classes shows most changes of it.)
+DATA_FIELDS = (
+    DataField("workload_fingerprint", lambda r: r.workload_fingerprint, shown=12),
+    DataField("config.split", lambda r: r.config.split),
+    DataField("dropped_classes", lambda r: ", ".join(r.dropped_classes) or "none"),
+    DataField("n_classes", lambda r: str(r.n_classes)),
+)
+
+
+def data_of(results: Sequence[RunResult], ignore: Sequence[str] = ()) -> dict[str, list[str]]:
+    """The values of :data:`DATA_FIELDS` (minus ``ignore``, by name or its last part) in ``results``, sorted
+    and shortened as shown."""
+    return {f.name: sorted({f.read(r)[:f.shown] for r in results}) for f in DATA_FIELDS
+            if f.name not in ignore and f.name.rpartition(".")[2] not in ignore}
+
+
+@dataclass(frozen=True)
+class Origins:
+    """Where a set of results was made: the sessions and the hosts (:attr:`RunResult.ran_on`)."""
+
+    sessions: tuple[str, ...]
+    hosts: tuple[str, ...]
+
+    @classmethod
+    def of(cls, results: Sequence[RunResult]) -> Origins:
+        return cls(tuple(sorted({r.session_id for r in results})), tuple(sorted({r.ran_on for r in results})))
+
+    @property
+    def several(self) -> bool:
+        """More than one session or host: the runs did not all share one machine's state."""
+        return len(self.sessions) > 1 or len(self.hosts) > 1
+
+    def __str__(self) -> str:
+        s, h = len(self.sessions), len(self.hosts)
+        return f"{s} session{'s' if s > 1 else ''} on {h} host{'s' if h > 1 else ''} ({', '.join(self.hosts)})"
+
+
 def _setup_text(setup: Mapping[str, Sequence[str]]) -> str:
     return ", ".join(f"{f} {'/'.join(v)}" for f, v in setup.items())
 
 
 def check_uniform(name: str, results: Sequence[RunResult], force: bool, ignore: Sequence[str] = ()) -> list[str]:
-    """Refuse (unless ``force``) results that mix workloads, scales or devices; return notes when forced."""
-    setup = setup_of(results, ignore)
+    """Refuse (unless ``force``) results that mix workloads, scales, devices or the data trained on
+    (:data:`DATA_FIELDS`); return notes when forced."""
+    setup = {**setup_of(results, ignore), **data_of(results, ignore)}
     mixed = {f: v for f, v in setup.items() if len(v) > 1}
     if not mixed:
         return []
@@ -421,7 +469,8 @@ def check_no_repeats(name: str, results: Sequence[RunResult], force: bool) -> li
 
 
 def check_comparable(base: Side, new: Side, force: bool) -> list[str]:
-    """Refuse (unless ``force``) sets that differ in workload, scale or device, mix them, or repeat a seed."""
+    """Refuse (unless ``force``) sets that differ in workload, scale, device or the data trained on
+    (:data:`DATA_FIELDS`), mix them, or repeat a seed."""
     notes = check_uniform(f"base {base.name}", base.results, force)
     notes += check_uniform(f"new {new.name}", new.results, force)
     a, b = setup_of(base.results), setup_of(new.results)
@@ -431,6 +480,14 @@ def check_comparable(base: Side, new: Side, force: bool) -> list[str]:
                 f"({_setup_text({f: b[f] for f in differ})}) differ in {', '.join(differ)}")
         if not force:
             raise CompareError(f"{text}: their numbers are not comparable; pass --force to compare anyway")
+        notes.append(f"forced: {text}")
+    a, b = data_of(base.results), data_of(new.results)
+    differ = [f.name for f in DATA_FIELDS if a[f.name] != b[f.name]]
+    if differ:
+        text = (f"base {base.name} ({_setup_text({f: a[f] for f in differ})}) and new {new.name} "
+                f"({_setup_text({f: b[f] for f in differ})}) differ in what was trained on ({', '.join(differ)})")
+        if not force:
+            raise CompareError(f"{text}: not the same data, so not comparable; pass --force to compare anyway")
         notes.append(f"forced: {text}")
     for side in (base, new):
         notes += check_no_repeats(side.name, side.results, force)

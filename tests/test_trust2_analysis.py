@@ -185,7 +185,7 @@ def test_compare_refuses_other_data_naming_the_field_and_both_values(field, chan
     assert field in message and before in message and after in message and "--force" in message
     forced = run_compare(base, new, force=True)
     note = next(n for n in forced.notes if field in n)
-    assert note.startswith("forced: ") and note in report.compare_report(forced)
+    assert note.startswith("forced: ") and note in report.compare_report(forced, "text")
 
 
 def test_a_side_that_mixes_data_is_refused():
