@@ -162,8 +162,8 @@ def compare_target(comparison: Comparison, reference: str | None = None,
 def compare_legend(comparison: Comparison, times: SideTimes | None = None) -> list[str]:
     alpha = comparison.settings.alpha
     target = ([f"to target: median wall s (from the recipe's start) and epochs until the validation error_rate "
-               f"first reached {times.target.error_rate:.4f} ({times.target.source}); not reached counts "
-               "as never; (k/n): runs that got there, when not all"] if times is not None else [])
+               f"first reached {times.target.error_rate:.4f} ({times.target.source}); not reached (or "
+               "failed) counts as never; (k/n): runs that got there, when not all"] if times is not None else [])
     return [
         "Δ: new against base. error_rate: mean ± std over seeds, Δ in percentage points; "
         "wall s, img/s, peak MB: geometric means over seeds, Δ in %.",
@@ -331,8 +331,8 @@ def ranking_legend(ranking: Ranking) -> list[str]:
     if ranking.target is not None:
         lines.append(f"to target: epochs and wall s until the validation error_rate first reached "
                      f"{ranking.target.error_rate:.4f} ({ranking.target.source}); wall s from the recipe's start, "
-                     "lr_find and everything else included; median over seeds, a run that never got there counting "
-                     "as never, [min-max] of those that did.")
+                     "lr_find and everything else included; median over seeds, a run that never got there (or failed) "
+                     "counting as never, [min-max] of those that did.")
         if any(r.time and CLOCK_EPOCHS in r.time.clocks for r in ranking.rows):
             lines.append("results written before schema 5 have no clock per epoch: their time to target counts "
                          "epochs only (no lr_find).")
