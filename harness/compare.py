@@ -24,7 +24,8 @@ decides, and the verdict says so (``n=1: no test``, ``no spread: no test``).
 
 ``--fail-on METRIC:THRESHOLD`` (:class:`Threshold`): a row fails when its change goes past the
 threshold in the metric's worse direction and, where there was a test, significantly; a recipe
-whose every new run failed (while base had results) fails too.
+whose every new run failed (while base had results) fails too. ``--fail-on failed``
+(:class:`FailedRuns`) also fails a row where only some new runs failed (2 of 3 diverged).
 """
 from __future__ import annotations
 
@@ -165,6 +166,27 @@ class Threshold:
             way = "rises" if metric.higher_is_worse else "falls"
             raise CompareError(f"{text!r}: {metric.name} regresses when it {way}; write {metric.example}")
         return cls(metric, amount, text)
+
+
+#: ``--fail-on failed``: fail a row where any new run failed, not only one where every new run did.
+FAIL_ON_FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class FailedRuns:
+    """``--fail-on failed``: a row fails when any of its new runs failed (error or diverged), e.g. 2 of 3."""
+
+    text: str = FAIL_ON_FAILED
+
+
+def parse_fail_on(text: str) -> Threshold | FailedRuns:
+    """A ``--fail-on`` value: ``failed`` (:class:`FailedRuns`) or ``METRIC:AMOUNT`` (:class:`Threshold`)."""
+    if text.strip() == FAIL_ON_FAILED:
+        return FailedRuns()
+    if ":" not in text:
+        raise CompareError(f"{text!r}: expected METRIC:AMOUNT, e.g. error_rate:+0.5pp or wall:+10%, or "
+                           f"{FAIL_ON_FAILED} (fail a recipe where any new run failed)")
+    return Threshold.parse(text)
 
 
 @dataclass(frozen=True)
@@ -508,17 +530,24 @@ def compare(base: Side, new: Side, settings: Settings = Settings(), force: bool 
     return Comparison(base, new, rows, settings, tuple(notes))
 
 
-def violations(comparison: Comparison, thresholds: Sequence[Threshold]) -> list[Violation]:
-    """Rows past a threshold: the change beyond it in the worse direction and, where tested, significant."""
+def violations(comparison: Comparison, thresholds: Sequence[Threshold | FailedRuns]) -> list[Violation]:
+    """Rows past a threshold: the change beyond it in the worse direction and, where tested, significant.
+    With any threshold, a row whose every new run failed (while base had results) fails; with
+    :class:`FailedRuns` among them, so does a row where any new run failed."""
     out: list[Violation] = []
     if not thresholds:
         return out
     alpha = comparison.settings.alpha
+    any_failed = any(isinstance(t, FailedRuns) for t in thresholds)
     for row in comparison.rows:
         if row.n_new == 0 and row.failed_new and row.n_base:  # (a row only in base is no regression)
             out.append(Violation(row.label, f"every new run failed ({row.failed_new})"))
             continue
-        for t in thresholds:
+        if any_failed and row.failed_new:
+            runs = row.n_new + len(row.left_out_new) + row.failed_new
+            kinds = ", ".join(f"{n} {status}" for status, n in Counter(row.failures_new).items())
+            out.append(Violation(row.label, f"{row.failed_new} of {runs} new runs failed ({kinds})"))
+        for t in (t for t in thresholds if isinstance(t, Threshold)):
             d = row.delta(t.metric.name)
             if d is None or d.metric.worse_by(d.change) <= t.amount or not d.significant(alpha):
                 continue
