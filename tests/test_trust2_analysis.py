@@ -11,7 +11,7 @@ import pytest
 from recipebench import cli, ranking, report, store
 from recipebench import compare as compare_module
 from recipebench.compare import DEFAULT_SESSION_NOISE, CompareError, Side, compare, violations
-from recipebench.stats import paired
+from recipebench.stats import paired, welch
 from recipebench.timetotarget import Target, summarise
 from recipebench.rows import grouped
 from tests.fake_results import fake_epochs, make_result
@@ -279,3 +279,12 @@ def test_violations_take_the_failed_gate_in_the_api():
     gate = compare_module.parse_fail_on("failed")
     (v,) = violations(run_compare(base, new), [gate])
     assert v.label == "baseline" and v.reason == "1 of 3 new runs failed (1 diverged)"
+
+
+def test_a_spread_of_float_rounding_alone_is_no_spread_off_the_grid_too():
+    # the issue's example: 0.105 - 0.10 and 0.205 - 0.20 differ in the 17th digit only
+    assert paired([0.10, 0.20], [0.105, 0.205]).reason == "no spread"
+    (row,) = run_compare(*issue_example()).rows
+    assert row.delta("error_rate").test.reason == "no spread"
+    assert welch([0.1 + 0.2, 0.3], [0.4, 0.4]).reason == "no spread"  # 0.30000000000000004 and 0.3
+    assert paired([0.10, 0.20], [0.105, 0.2051]).p is not None  # a real spread, however small, is tested
