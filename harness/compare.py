@@ -20,7 +20,9 @@ session cannot show: their tests add a session noise (:data:`DEFAULT_SESSION_NOI
 ``--session-noise``) to the variance. A metric is *worse* or *better* only when the change is significant (adjusted p < alpha)
 **and** at least its practical minimum (:attr:`Metric.min_effect`); otherwise it is *within noise*.
 With one run on a side (or no spread at all) there is no test: the practical minimum alone
-decides, and the verdict says so (``n=1: no test``, ``no spread: no test``).
+decides, and the verdict says so (``n=1: no test``, ``no spread: no test``). Error rates are counts
+over the validation images, so their tests compare counts (:meth:`Metric.resolution`): a constant
+shift at every seed is no spread, not a spread of float rounding.
 
 ``--fail-on METRIC:THRESHOLD`` (:class:`Threshold`): a row fails when its change goes past the
 threshold in the metric's worse direction and, where there was a test, significantly; a recipe
@@ -230,6 +232,29 @@ class Delta:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """A seed a row left out: one side ran it successfully, ``side`` did not."""
+
+    seed: int
+    side: str  # "base" or "new": the side without a successful run of this seed
+    statuses: tuple[str, ...]  # that side's runs of the seed ("diverged", "error"); empty: not run there
+
+    def why(self, base: str = "base", new: str = "new") -> str:
+        """``diverged on new``, ``not run on base``; ``base`` and ``new``: what to call the sides."""
+        where = base if self.side == "base" else new
+        return f"{'/'.join(self.statuses)} on {where}" if self.statuses else f"not run on {where}"
+
+
+def left_out_text(left_out: Sequence[LeftOut], base: str = "base", new: str = "new") -> str:
+    """``seed 2 left out: diverged on new``; seeds with one reason together (``seeds 1, 2 left out: ...``)."""
+    by_reason: dict[str, list[int]] = {}
+    for item in left_out:
+        by_reason.setdefault(item.why(base, new), []).append(item.seed)
+    return "; ".join(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+                     + (" left out" if i == 0 else "") + f": {why}" for i, (why, seeds) in enumerate(by_reason.items()))
+
+
+@dataclass(frozen=True)
 class RowComparison:
     """One label (recipe or recipe > outcome): its runs on each side and a delta per metric."""
 
@@ -243,7 +268,7 @@ class RowComparison:
     #: seeds (:func:`pair_runs`) and these are the seeds left out of it, per side; empty when every seed was used.
     left_out_base: tuple[int, ...] = ()
     left_out_new: tuple[int, ...] = ()
-    left_out_reasons: tuple[tuple[int, str], ...] = ()  # (seed, why): "diverged on new", "not run on base"
+    left_out: tuple[LeftOut, ...] = ()  # each seed left out, and why
     failures_new: tuple[str, ...] = ()  # the status of each new run that failed ("error", "diverged")
 
     @property
@@ -368,7 +393,7 @@ def compare_groups(base: Mapping[str, Sequence[Row]], new: Mapping[str, Sequence
         failed_b = [r.status for r in base.get(label, ()) if r.status != STATUS_OK]
         failed_n = [r.status for r in new.get(label, ()) if r.status != STATUS_OK]
         out.append(RowComparison(label, len(p.base), len(p.new), len(failed_b), len(failed_n), tuple(deltas),
-                                 p.left_out_base, p.left_out_new, p.reasons, tuple(failed_n)))
+                                 p.left_out_base, p.left_out_new, p.left_out, tuple(failed_n)))
     return tuple(out)
 
 
@@ -380,7 +405,7 @@ class Pairing:
     new: tuple[Row, ...]
     left_out_base: tuple[int, ...]  # seeds with a successful run left out, per side
     left_out_new: tuple[int, ...]
-    reasons: tuple[tuple[int, str], ...]  # (seed, why) for each seed left out: "diverged on new", "not run on base"
+    left_out: tuple[LeftOut, ...]  # each seed left out, and why
 
 
 def pair_runs(base: Sequence[Row], new: Sequence[Row]) -> Pairing:
@@ -394,17 +419,13 @@ def pair_runs(base: Sequence[Row], new: Sequence[Row]) -> Pairing:
     if not shared or seeds_b == seeds_n:
         return Pairing(tuple(ok_b), tuple(ok_n), (), (), ())
 
-    def why(seed: int) -> str:
-        parts = []
-        for side, group in (("base", base), ("new", new)):
-            statuses = list(dict.fromkeys(r.status for r in group if r.seed == seed))
-            if STATUS_OK not in statuses:
-                parts.append(f"{'/'.join(statuses)} on {side}" if statuses else f"not run on {side}")
-        return " and ".join(parts)
+    def why(seed: int) -> LeftOut:
+        side, group = ("new", new) if seed in seeds_b else ("base", base)
+        return LeftOut(seed, side, tuple(dict.fromkeys(r.status for r in group if r.seed == seed)))
 
     return Pairing(tuple(r for r in ok_b if r.seed in shared), tuple(r for r in ok_n if r.seed in shared),
                    tuple(sorted(seeds_b - shared)), tuple(sorted(seeds_n - shared)),
-                   tuple((seed, why(seed)) for seed in sorted((seeds_b | seeds_n) - shared)))
+                   tuple(why(seed) for seed in sorted((seeds_b | seeds_n) - shared)))
 
 
 def setup_of(results: Sequence[RunResult], ignore: Sequence[str] = ()) -> dict[str, list[str]]:

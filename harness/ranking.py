@@ -22,7 +22,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Sequence
 
-from recipebench.compare import Origins, RowComparison, Settings, compare_groups
+from recipebench.compare import Origins, RowComparison, Settings, compare_groups, left_out_text
 from recipebench.results import STATUS_OK, RunResult
 from recipebench.rows import Row, grouped
 from recipebench.stats import Summary
@@ -100,6 +100,8 @@ def rank(results: Sequence[RunResult], reference: str | None = None, target_erro
     compared = compare_groups({label: groups[name] for label in others}, others, settings)  # pair_runs' rule
     by_label = {c.label: dataclasses.replace(c, deltas=tuple(d for d in c.deltas if d.metric.name in RANK_METRICS))
                 for c in compared}
+    notes += [f"{c.label} against {name}: {left_out_text(c.left_out, base=name, new=c.label)}"
+              for c in compared if c.left_out]
     errors = {label: Summary.of(r.error_rate for r in _ok(g)) for label, g in groups.items()}
     ranks = _ranks({label: s.mean for label, s in errors.items() if s is not None})
     rows = tuple(

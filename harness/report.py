@@ -15,6 +15,7 @@ from recipebench.compare import (
     Delta,
     RowComparison,
     Side,
+    left_out_text,
     setup_of,
 )
 from recipebench.matrix import Matrix
@@ -46,20 +47,10 @@ def _mean_std(values: Sequence[float]) -> str:
 
 def _seeds_text(row: RowComparison) -> str:
     text = f"{row.n_base} → {row.n_new}" + (" paired" if row.paired else "")
-    if row.left_out_reasons:
-        text += f" on shared seeds ({left_out_text(row.left_out_reasons)})"
+    if row.left_out:
+        text += f" on shared seeds ({left_out_text(row.left_out)})"
     failed = [f"{n} failed in {side}" for n, side in ((row.failed_base, "base"), (row.failed_new, "new")) if n]
     return text + (f" ({', '.join(failed)})" if failed else "")
-
-
-def left_out_text(reasons: Sequence[tuple[int, str]]) -> str:
-    """``seed 2 left out: diverged on new``; seeds with one reason together (``seeds 1, 2 left out: ...``)."""
-    by_reason: dict[str, list[int]] = {}
-    for seed, why in reasons:
-        by_reason.setdefault(why, []).append(seed)
-    parts = [f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}" + (" left out" if i == 0 else "")
-             + f": {why}" for i, (why, seeds) in enumerate(by_reason.items())]
-    return "; ".join(parts)
 
 
 def _time_short(t: TimeSummary | None) -> str:
@@ -323,7 +314,8 @@ def ranking_legend(ranking: Ranking) -> list[str]:
         f"rank: by mean final error_rate (1 = lowest); rows in the session table's order. Δ error_rate: "
         f"difference of means from {ref} in percentage points; wall ×, peak MB ×: ratio of geometric means to "
         f"{ref}'s.",
-        f"p: paired t-test over the seeds both ran (Welch's where they share none), on log values for the ratios, "
+        f"p: paired t-test over the seeds both ran successfully (Welch's where they share none; seeds left out are "
+        f"named below), on log values for the ratios, "
         f"Holm-adjusted over the rows of each column; verdict: better/worse when p < {s.alpha:g} and the change is "
         f"at least {minimums} (mixed: some columns better, others worse), otherwise within noise; n=1: no test, "
         "the minimum alone decides.",

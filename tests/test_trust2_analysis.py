@@ -39,7 +39,7 @@ def test_a_seed_that_diverged_on_new_is_left_out_and_the_rest_paired():
     assert err.change == pytest.approx(0.5)  # was -4.50 pp (Welch over seeds 0,1,2 against 0,1)
     assert err.test.kind == "paired" and err.base == (0.10, 0.20) and row.paired
     assert (row.n_base, row.n_new, row.failed_new, row.left_out_base, row.left_out_new) == (2, 2, 1, (2,), ())
-    assert row.left_out_reasons == ((2, "diverged on new"),)
+    assert [item.why() for item in row.left_out] == ["diverged on new"]
     text = report.compare_report(comparison, "text")
     assert "seed 2 left out: diverged on new" in text and "+0.50 pp" in text
 
@@ -52,7 +52,9 @@ def test_the_ranking_pairs_by_the_same_rule_as_compare():
         ours, theirs = row.comparison.delta(name), compared.delta(name)
         assert (ours.base, ours.new, ours.test.kind, ours.change) == (theirs.base, theirs.new, theirs.test.kind,
                                                                       theirs.change)
-    assert row.comparison.left_out_reasons == compared.left_out_reasons == ((2, "diverged on new"),)
+    assert row.comparison.left_out == compared.left_out and compared.left_out[0].why() == "diverged on new"
+    note = next(n for n in ranking.rank(base + new).notes if n.startswith("other against baseline"))
+    assert note == "other against baseline: seed 2 left out: diverged on other"
     assert row.comparison.failed_new == 1  # the ranking's row counts the failure too
 
 
@@ -61,7 +63,8 @@ def test_every_kind_of_left_out_seed_says_why():
     new = [make_result(seed=s, error_rate=0.11) for s in (0, 1, 3)] + [make_result(seed=4)]
     (row,) = run_compare(base, new).rows
     assert row.left_out_base == (2,) and row.left_out_new == (3, 4)
-    assert dict(row.left_out_reasons) == {2: "not run on new", 3: "error on base", 4: "not run on base"}
+    assert {item.seed: item.why() for item in row.left_out} == {2: "not run on new", 3: "error on base",
+                                                               4: "not run on base"}
     cell = report.compare_cells(row)[1]
     assert "seed 2 left out: not run on new; seed 3: error on base; seed 4: not run on base" in cell
 
@@ -70,7 +73,7 @@ def test_failures_on_both_sides_at_the_same_seed_leave_nothing_out():
     base = [make_result(seed=s) for s in (0, 1)] + [make_result(seed=2, status="diverged")]
     new = [make_result(seed=s, error_rate=0.12) for s in (0, 1)] + [make_result(seed=2, status="error")]
     (row,) = run_compare(base, new).rows
-    assert row.paired and row.left_out_reasons == () and (row.failed_base, row.failed_new) == (1, 1)
+    assert row.paired and row.left_out == () and (row.failed_base, row.failed_new) == (1, 1)
 
 
 # --- 2. no spread hidden by float rounding ---------------------------------------------------------------
