@@ -71,7 +71,8 @@ def _check_reference(results, reference: str | None) -> None:
 
 def _cmd_table(args: argparse.Namespace) -> int:
     results = list(_load(args.results, "table").results)
-    notes = compare.check_no_repeats(" ".join(map(str, args.results)), results, args.force)
+    name = " ".join(map(str, args.results))
+    notes = compare.check_uniform(name, results, args.force) + compare.check_no_repeats(name, results, args.force)
     _check_reference(results, args.reference)
     print(render.session_report(results, fmt=args.format, reference=args.reference, target_error=args.target_error))
     for note in notes:
@@ -192,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="text (default), markdown (GitHub), or csv (raw numbers, one column each)")
     _add_options(p, TABLE_OPTIONS)
     p.add_argument("--force", action="store_true",
-                   help="pool results even when a recipe x seed appears more than once (several sessions)")
+                   help="pool results even when a recipe x seed appears more than once (several sessions), "
+                        "or they mix workloads, scales, devices or the data trained on")
     p.set_defaults(func=_cmd_table)
 
     p = sub.add_parser("report",

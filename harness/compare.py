@@ -532,8 +532,11 @@ def check_comparable(base: Side, new: Side, force: bool) -> list[str]:
         if not force:
             raise CompareError(f"{text}: not the same data, so not comparable; pass --force to compare anyway")
         notes.append(f"forced: {text}")
-    for side in (base, new):
+    for tag, side in (("base", base), ("new", new)):
         notes += check_no_repeats(side.name, side.results, force)
+        origins = Origins.of(side.results)
+        if origins.several:  # the session noise of the tests covers it; the reader should know
+            notes.append(f"{tag} {side.name}: rows come from {origins}")
     machines = {side.name: sorted({r.device_name for r in side.results}) for side in (base, new)}
     if machines[base.name] != machines[new.name]:
         notes.append(f"base ran on {' / '.join(machines[base.name])}, new on {' / '.join(machines[new.name])}: "

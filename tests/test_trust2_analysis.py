@@ -291,3 +291,20 @@ def test_a_spread_of_float_rounding_alone_is_no_spread_off_the_grid_too():
     assert row.delta("error_rate").test.reason == "no spread"
     assert welch([0.1 + 0.2, 0.3], [0.4, 0.4]).reason == "no spread"  # 0.30000000000000004 and 0.3
     assert paired([0.10, 0.20], [0.105, 0.2051]).p is not None  # a real spread, however small, is tested
+
+
+def test_a_compare_side_from_several_sessions_or_hosts_is_noted():
+    base = [make_result(seed=s) for s in (0, 1)]
+    new = [make_result(seed=0, session_id="one"), make_result(seed=1, session_id="two", environment={"host": "b"})]
+    notes = run_compare(base, new).notes
+    assert "new new: rows come from 2 sessions on 2 hosts (b, testhost)" in notes
+    assert not any("sessions" in n or "hosts" in n for n in run_compare(base, base).notes)
+
+
+def test_table_refuses_results_of_other_data_unless_forced(tmp_path, capsys):
+    store.write_result(make_result(seed=0), tmp_path / "a")
+    store.write_result(make_result("other", seed=0, workload_fingerprint="0" * 64), tmp_path / "b")
+    code, _, err = run_cli(capsys, "table", tmp_path / "a", tmp_path / "b")
+    assert code == 2 and "mixed workload_fingerprint 000000000000/ffffffffffff" in err
+    code, out, err = run_cli(capsys, "table", tmp_path / "a", tmp_path / "b", "--force")
+    assert code == 0 and "forced:" in err
