@@ -308,3 +308,14 @@ def test_table_refuses_results_of_other_data_unless_forced(tmp_path, capsys):
     assert code == 2 and "mixed workload_fingerprint 000000000000/ffffffffffff" in err
     code, out, err = run_cli(capsys, "table", tmp_path / "a", tmp_path / "b", "--force")
     assert code == 0 and "forced:" in err
+
+
+def test_float32_error_rates_of_sub_results_are_counts_too():
+    import numpy as np
+
+    def arm(counts, recipe="contrast"):  # an outcome's error_rate is fastai's float32 metric
+        return [make_result(recipe, s, n_valid=129, outcomes=(("arm", float(np.float32(k / 129)), 10.0),))
+                for s, k in enumerate(counts)]
+
+    (_, row) = run_compare(arm((10, 12, 15)), arm((12, 14, 17))).rows
+    assert row.label == "contrast > arm" and row.delta("error_rate").test.reason == "no spread"
