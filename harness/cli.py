@@ -71,7 +71,8 @@ def _check_reference(results, reference: str | None) -> None:
 
 def _cmd_table(args: argparse.Namespace) -> int:
     results = list(_load(args.results, "table").results)
-    notes = compare.check_no_repeats(" ".join(map(str, args.results)), results, args.force)
+    name = " ".join(map(str, args.results))
+    notes = compare.check_uniform(name, results, args.force) + compare.check_no_repeats(name, results, args.force)
     _check_reference(results, args.reference)
     print(render.session_report(results, fmt=args.format, reference=args.reference, target_error=args.target_error))
     for note in notes:
@@ -192,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="text (default), markdown (GitHub), or csv (raw numbers, one column each)")
     _add_options(p, TABLE_OPTIONS)
     p.add_argument("--force", action="store_true",
-                   help="pool results even when a recipe x seed appears more than once (several sessions)")
+                   help="pool results even when a recipe x seed appears more than once (several sessions), "
+                        "or they mix workloads, scales, devices or the data trained on")
     p.set_defaults(func=_cmd_table)
 
     p = sub.add_parser("report",
@@ -229,9 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("new", type=Path, help="the results to judge (e.g. results/new/)")
     p.add_argument("--format", choices=FORMATS, default="markdown",
                    help="markdown (a GitHub table to paste into a pull request; default), text or csv")
-    p.add_argument("--fail-on", action="append", default=[], type=_threshold, metavar="METRIC:THRESHOLD",
+    p.add_argument("--fail-on", action="append", default=[], type=_fail_on, metavar="METRIC:THRESHOLD|failed",
                    help=f"exit 1 when a recipe regresses past this (repeatable), e.g. {examples}; significance "
-                        "is required where both sides have two or more seeds")
+                        "is required where both sides have two or more seeds. With any of them, a recipe whose "
+                        "every new run failed fails too; 'failed' also fails one where some new runs failed")
     p.add_argument("--alpha", type=_alpha, default=compare.DEFAULT_ALPHA,
                    help=f"significance level of the verdicts and --fail-on (default {compare.DEFAULT_ALPHA})")
     p.add_argument("--min-effect", action="append", default=[], type=_min_effect, metavar="METRIC:AMOUNT",
@@ -285,8 +288,8 @@ def _parsed(parse, text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _threshold(text: str) -> compare.Threshold:
-    return _parsed(compare.Threshold.parse, text)
+def _fail_on(text: str) -> compare.Threshold | compare.FailedRuns:
+    return _parsed(compare.parse_fail_on, text)
 
 
 def _min_effect(text: str) -> compare.Threshold:

@@ -10,8 +10,9 @@ against base:
 Significance: a two-sided t-test across seeds, on log values for the ratio metrics: Welch's
 (:func:`recipebench.stats.welch`) when the sides ran different seeds, the paired test over seeds
 (:func:`recipebench.stats.paired`) when both ran the same seeds once each (a seed fixes the initial
-weights, the data order and the augmentation, so differences between seeds drop out). When the
-sides share only some seeds, a row compares the shared seeds alone and says which it left out. The p-values are
+weights, the data order and the augmentation, so differences between seeds drop out). Failed runs are
+never compared; when the sides' successful runs share only some seeds, a row compares the shared seeds
+alone and says which it left out and why (:func:`pair_runs`, the ranking's rule too). The p-values are
 Holm-adjusted over the table's rows, one family per metric, so that an A/A table (same code, other
 seeds) shows a false "worse" or "better" in a column with chance <= alpha. Timings and a process's
 peak memory also drift from session to session with the machine's state, which the seeds of one
@@ -19,11 +20,14 @@ session cannot show: their tests add a session noise (:data:`DEFAULT_SESSION_NOI
 ``--session-noise``) to the variance. A metric is *worse* or *better* only when the change is significant (adjusted p < alpha)
 **and** at least its practical minimum (:attr:`Metric.min_effect`); otherwise it is *within noise*.
 With one run on a side (or no spread at all) there is no test: the practical minimum alone
-decides, and the verdict says so (``n=1: no test``, ``no spread: no test``).
+decides, and the verdict says so (``n=1: no test``, ``no spread: no test``). Error rates are counts
+over the validation images, so their tests compare counts (:meth:`Metric.resolution`): a constant
+shift at every seed is no spread, not a spread of float rounding.
 
 ``--fail-on METRIC:THRESHOLD`` (:class:`Threshold`): a row fails when its change goes past the
 threshold in the metric's worse direction and, where there was a test, significantly; a recipe
-whose every new run failed (while base had results) fails too.
+whose every new run failed (while base had results) fails too. ``--fail-on failed``
+(:class:`FailedRuns`) also fails a row where only some new runs failed (2 of 3 diverged).
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from recipebench.results import STATUS_OK, RunResult
 from recipebench.rows import Row, grouped
@@ -61,6 +65,9 @@ class Metric:
     higher_is_worse: bool
     min_effect: float  # default practical minimum, in ``unit``: smaller changes are never a verdict
     drifts: bool = False  # moves with the machine's state from session to session (timings, process memory)
+    #: The Row attribute the metric is a count over (error_rate: errors / n_valid), so that its values come
+    #: in steps of 1 / that: the tests then compare counts (:meth:`resolution`); None: no known step.
+    counts_over: str | None = None
 
     @property
     def log(self) -> bool:
@@ -83,6 +90,16 @@ class Metric:
         """How far ``change`` goes in the worse direction (negative: it is an improvement)."""
         return change if self.higher_is_worse else -change
 
+    def resolution(self, rows: Sequence[Row]) -> float | None:
+        """The step of the metric's values in ``rows`` (1 / n_valid for error_rate) when they share one and
+        every value lies on it; else None (then the values are tested as they are)."""
+        sizes = {getattr(r, self.counts_over) for r in rows} if self.counts_over else set()
+        if len(sizes) != 1 or not all(isinstance(n, int) and n > 0 for n in sizes):
+            return None
+        step = 1 / sizes.pop()
+        values = [getattr(r, self.field) for r in rows if getattr(r, self.field) is not None]
+        return step if all(abs(v / step - round(v / step)) <= COUNT_TOLERANCE for v in values) else None
+
     @property
     def example(self) -> str:
         """A --fail-on threshold for this metric."""
@@ -97,8 +114,14 @@ class Metric:
         return f"{amount:+.1f}%" if abs(amount) < 10 else f"{amount:+.0f}%"
 
 
+#: How far from a whole count a value may lie and still be that count: an outcome's error_rate is fastai's
+#: float32 metric (17/129 reads 17.0000004 counts; float32 is off by at most 6e-8 of the count, so up to
+#: some 16,000 errors); values further off are no counts and are tested as they are.
+COUNT_TOLERANCE = 1e-3
+
 METRICS: tuple[Metric, ...] = (
-    Metric("error_rate", "error_rate", "error_rate", "pp", True, 0.5),  # the chapter's run-to-run noise
+    Metric("error_rate", "error_rate", "error_rate", "pp", True, 0.5,  # 0.5: the chapter's run-to-run noise
+           counts_over="n_valid"),
     Metric("wall", "wall_s", "wall s", "%", True, 5.0, drifts=True),
     Metric("throughput", "samples_per_s", "img/s", "%", False, 5.0, drifts=True),
     Metric("memory", "peak_memory_bytes", "peak MB", "%", True, 5.0, drifts=True),  # CPU peak RSS drifts
@@ -148,6 +171,27 @@ class Threshold:
         return cls(metric, amount, text)
 
 
+#: ``--fail-on failed``: fail a row where any new run failed, not only one where every new run did.
+FAIL_ON_FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class FailedRuns:
+    """``--fail-on failed``: a row fails when any of its new runs failed (error or diverged), e.g. 2 of 3."""
+
+    text: str = FAIL_ON_FAILED
+
+
+def parse_fail_on(text: str) -> Threshold | FailedRuns:
+    """A ``--fail-on`` value: ``failed`` (:class:`FailedRuns`) or ``METRIC:AMOUNT`` (:class:`Threshold`)."""
+    if text.strip() == FAIL_ON_FAILED:
+        return FailedRuns()
+    if ":" not in text:
+        raise CompareError(f"{text!r}: expected METRIC:AMOUNT, e.g. error_rate:+0.5pp or wall:+10%, or "
+                           f"{FAIL_ON_FAILED} (fail a recipe where any new run failed)")
+    return Threshold.parse(text)
+
+
 @dataclass(frozen=True)
 class Settings:
     """How verdicts are made: the significance level and each metric's practical minimum."""
@@ -189,6 +233,29 @@ class Delta:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """A seed a row left out: one side ran it successfully, ``side`` did not."""
+
+    seed: int
+    side: str  # "base" or "new": the side without a successful run of this seed
+    statuses: tuple[str, ...]  # that side's runs of the seed ("diverged", "error"); empty: not run there
+
+    def why(self, base: str = "base", new: str = "new") -> str:
+        """``diverged on new``, ``not run on base``; ``base`` and ``new``: what to call the sides."""
+        where = base if self.side == "base" else new
+        return f"{'/'.join(self.statuses)} on {where}" if self.statuses else f"not run on {where}"
+
+
+def left_out_text(left_out: Sequence[LeftOut], base: str = "base", new: str = "new") -> str:
+    """``seed 2 left out: diverged on new``; seeds with one reason together (``seeds 1, 2 left out: ...``)."""
+    by_reason: dict[str, list[int]] = {}
+    for item in left_out:
+        by_reason.setdefault(item.why(base, new), []).append(item.seed)
+    return "; ".join(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+                     + (" left out" if i == 0 else "") + f": {why}" for i, (why, seeds) in enumerate(by_reason.items()))
+
+
+@dataclass(frozen=True)
 class RowComparison:
     """One label (recipe or recipe > outcome): its runs on each side and a delta per metric."""
 
@@ -198,10 +265,12 @@ class RowComparison:
     failed_base: int
     failed_new: int
     deltas: tuple[Delta, ...]  # metrics with values on both sides
-    #: When the sides share only some seeds, the row compares like with like on the shared seeds and
-    #: these are the seeds left out of it, per side; empty when every seed was used.
+    #: When the sides' successful runs share only some seeds, the row compares like with like on the shared
+    #: seeds (:func:`pair_runs`) and these are the seeds left out of it, per side; empty when every seed was used.
     left_out_base: tuple[int, ...] = ()
     left_out_new: tuple[int, ...] = ()
+    left_out: tuple[LeftOut, ...] = ()  # each seed left out, and why
+    failures_new: tuple[str, ...] = ()  # the status of each new run that failed ("error", "diverged")
 
     @property
     def untested(self) -> str | None:
@@ -282,11 +351,13 @@ def _flat(by_seed: Mapping[int, Sequence[float]]) -> tuple[float, ...]:
 
 
 def _test(metric: Metric, base: Mapping[int, Sequence[float]], new: Mapping[int, Sequence[float]],
-          settings: Settings) -> Significance:
-    """Paired over seeds when both sides ran the same seeds once each, else Welch's test."""
+          settings: Settings, resolution: float | None = None) -> Significance:
+    """Paired over seeds when both sides ran the same seeds once each, else Welch's test; on counts when the
+    values have a ``resolution`` (:meth:`Metric.resolution`)."""
     once = all(len(v) == 1 for v in (*base.values(), *new.values()))
     test = paired if once and len(base) >= 2 and set(base) == set(new) else welch
-    return test(_flat(base), _flat(new), log=metric.log, session_var=settings.session_var(metric))
+    return test(_flat(base), _flat(new), log=metric.log, session_var=settings.session_var(metric),
+                resolution=resolution)
 
 
 def _verdict(metric: Metric, base: Sequence[float], new: Sequence[float], p: float | None,
@@ -299,19 +370,20 @@ def _verdict(metric: Metric, base: Sequence[float], new: Sequence[float], p: flo
 
 def compare_groups(base: Mapping[str, Sequence[Row]], new: Mapping[str, Sequence[Row]],
                    settings: Settings = Settings()) -> tuple[RowComparison, ...]:
-    """Pair rows by label (base's order, then labels only in new) and compare every metric."""
+    """Pair rows by label (base's order, then labels only in new) and compare every metric, each label's
+    runs as :func:`pair_runs` pairs them (the groups may hold failed runs: they are counted, not compared)."""
     labels = list(dict.fromkeys([*base, *new]))
-    base, new, left_out = _shared_seeds_only(labels, base, new)
-    by_seed = {(label, m): (_values(base.get(label, ()), m), _values(new.get(label, ()), m))
-               for label in labels for m in METRICS}
-    tests = {(label, m.name): _test(m, b, n, settings) for (label, m), (b, n) in by_seed.items() if b and n}
+    pairings = {label: pair_runs(base.get(label, ()), new.get(label, ())) for label in labels}
+    by_seed = {(label, m): (_values(p.base, m), _values(p.new, m)) for label, p in pairings.items() for m in METRICS}
+    tests = {(label, m.name): _test(m, b, n, settings, m.resolution([*pairings[label].base, *pairings[label].new]))
+             for (label, m), (b, n) in by_seed.items() if b and n}
     pairs = {(label, m.name): (_flat(b), _flat(n)) for (label, m), (b, n) in by_seed.items()}
     adjusted: dict[tuple[str, str], float | None] = {}
     for m in METRICS:
         keys = [k for k in tests if k[1] == m.name]
         adjusted.update(zip(keys, holm([tests[k].p for k in keys])))
     out = []
-    for label in labels:
+    for label, p in pairings.items():
         deltas = []
         for m in METRICS:
             key = (label, m.name)
@@ -319,28 +391,42 @@ def compare_groups(base: Mapping[str, Sequence[Row]], new: Mapping[str, Sequence
                 b_values, n_values = pairs[key]
                 verdict = _verdict(m, b_values, n_values, adjusted[key], settings)
                 deltas.append(Delta(m, b_values, n_values, tests[key], adjusted[key], verdict))
-        b, n = base.get(label, ()), new.get(label, ())
-        ok_b, ok_n = sum(r.status == STATUS_OK for r in b), sum(r.status == STATUS_OK for r in n)
-        out.append(RowComparison(label, ok_b, ok_n, len(b) - ok_b, len(n) - ok_n, tuple(deltas), *left_out[label]))
+        failed_b = [r.status for r in base.get(label, ()) if r.status != STATUS_OK]
+        failed_n = [r.status for r in new.get(label, ()) if r.status != STATUS_OK]
+        out.append(RowComparison(label, len(p.base), len(p.new), len(failed_b), len(failed_n), tuple(deltas),
+                                 p.left_out_base, p.left_out_new, p.left_out, tuple(failed_n)))
     return tuple(out)
 
 
-def _shared_seeds_only(labels: Sequence[str], base: Mapping[str, Sequence[Row]], new: Mapping[str, Sequence[Row]]):
-    """Where a row's sides ran some seeds in common but not all, keep only the shared seeds on both
-    sides (like with like: a seed fixes the run, so other seeds would compare luck, not code).
-    Returns the restricted groups and, per label, the seeds left out of base and of new."""
-    b_out, n_out, left_out = dict(base), dict(new), {}
-    for label in labels:
-        b, n = base.get(label, ()), new.get(label, ())
-        seeds_b, seeds_n = {r.seed for r in b}, {r.seed for r in n}
-        shared = seeds_b & seeds_n
-        if shared and seeds_b != seeds_n:
-            b_out[label] = [r for r in b if r.seed in shared]
-            n_out[label] = [r for r in n if r.seed in shared]
-            left_out[label] = (tuple(sorted(seeds_b - shared)), tuple(sorted(seeds_n - shared)))
-        else:
-            left_out[label] = ((), ())
-    return b_out, n_out, left_out
+@dataclass(frozen=True)
+class Pairing:
+    """One row's runs as compared (:func:`pair_runs`)."""
+
+    base: tuple[Row, ...]  # successful runs compared
+    new: tuple[Row, ...]
+    left_out_base: tuple[int, ...]  # seeds with a successful run left out, per side
+    left_out_new: tuple[int, ...]
+    left_out: tuple[LeftOut, ...]  # each seed left out, and why
+
+
+def pair_runs(base: Sequence[Row], new: Sequence[Row]) -> Pairing:
+    """The one rule by which compare and the ranking choose a row's runs: failed runs are dropped, then,
+    where the sides' successful runs share some seeds but not all, only the shared seeds are kept on both
+    sides (like with like: a seed fixes the run, so other seeds would compare luck, not code). Sides
+    without a shared successful seed keep all their successful runs (Welch's test)."""
+    ok_b, ok_n = [r for r in base if r.status == STATUS_OK], [r for r in new if r.status == STATUS_OK]
+    seeds_b, seeds_n = {r.seed for r in ok_b}, {r.seed for r in ok_n}
+    shared = seeds_b & seeds_n
+    if not shared or seeds_b == seeds_n:
+        return Pairing(tuple(ok_b), tuple(ok_n), (), (), ())
+
+    def why(seed: int) -> LeftOut:
+        side, group = ("new", new) if seed in seeds_b else ("base", base)
+        return LeftOut(seed, side, tuple(dict.fromkeys(r.status for r in group if r.seed == seed)))
+
+    return Pairing(tuple(r for r in ok_b if r.seed in shared), tuple(r for r in ok_n if r.seed in shared),
+                   tuple(sorted(seeds_b - shared)), tuple(sorted(seeds_n - shared)),
+                   tuple(why(seed) for seed in sorted((seeds_b | seeds_n) - shared)))
 
 
 def setup_of(results: Sequence[RunResult], ignore: Sequence[str] = ()) -> dict[str, list[str]]:
@@ -348,13 +434,61 @@ def setup_of(results: Sequence[RunResult], ignore: Sequence[str] = ()) -> dict[s
     return {f: sorted({str(getattr(r, f)) for r in results}) for f in SETUP_FIELDS if f not in ignore}
 
 
+@dataclass(frozen=True)
+class DataField:
+    """Something a result records about what it trained on, which compared results must share."""
+
+    name: str  # as the result document spells it (``config.split``)
+    read: Callable[[RunResult], str]
+    shown: int | None = None  # show only the first characters (a fingerprint)
+
+
+#: What was trained on: results must agree on these too to be compared (or put side by side), unless --force.
+#: (The labelling, --labels / --label-re, is not in a result document yet; n_classes shows most changes of it.)
+DATA_FIELDS = (
+    DataField("workload_fingerprint", lambda r: r.workload_fingerprint, shown=12),
+    DataField("config.split", lambda r: r.config.split),
+    DataField("dropped_classes", lambda r: ", ".join(r.dropped_classes) or "none"),
+    DataField("n_classes", lambda r: str(r.n_classes)),
+)
+
+
+def data_of(results: Sequence[RunResult], ignore: Sequence[str] = ()) -> dict[str, list[str]]:
+    """The values of :data:`DATA_FIELDS` (minus ``ignore``, by name or its last part) in ``results``, sorted
+    and shortened as shown."""
+    return {f.name: sorted({f.read(r)[:f.shown] for r in results}) for f in DATA_FIELDS
+            if f.name not in ignore and f.name.rpartition(".")[2] not in ignore}
+
+
+@dataclass(frozen=True)
+class Origins:
+    """Where a set of results was made: the sessions and the hosts (:attr:`RunResult.ran_on`)."""
+
+    sessions: tuple[str, ...]
+    hosts: tuple[str, ...]
+
+    @classmethod
+    def of(cls, results: Sequence[RunResult]) -> Origins:
+        return cls(tuple(sorted({r.session_id for r in results})), tuple(sorted({r.ran_on for r in results})))
+
+    @property
+    def several(self) -> bool:
+        """More than one session or host: the runs did not all share one machine's state."""
+        return len(self.sessions) > 1 or len(self.hosts) > 1
+
+    def __str__(self) -> str:
+        s, h = len(self.sessions), len(self.hosts)
+        return f"{s} session{'s' if s > 1 else ''} on {h} host{'s' if h > 1 else ''} ({', '.join(self.hosts)})"
+
+
 def _setup_text(setup: Mapping[str, Sequence[str]]) -> str:
     return ", ".join(f"{f} {'/'.join(v)}" for f, v in setup.items())
 
 
 def check_uniform(name: str, results: Sequence[RunResult], force: bool, ignore: Sequence[str] = ()) -> list[str]:
-    """Refuse (unless ``force``) results that mix workloads, scales or devices; return notes when forced."""
-    setup = setup_of(results, ignore)
+    """Refuse (unless ``force``) results that mix workloads, scales, devices or the data trained on
+    (:data:`DATA_FIELDS`); return notes when forced."""
+    setup = {**setup_of(results, ignore), **data_of(results, ignore)}
     mixed = {f: v for f, v in setup.items() if len(v) > 1}
     if not mixed:
         return []
@@ -379,7 +513,8 @@ def check_no_repeats(name: str, results: Sequence[RunResult], force: bool) -> li
 
 
 def check_comparable(base: Side, new: Side, force: bool) -> list[str]:
-    """Refuse (unless ``force``) sets that differ in workload, scale or device, mix them, or repeat a seed."""
+    """Refuse (unless ``force``) sets that differ in workload, scale, device or the data trained on
+    (:data:`DATA_FIELDS`), mix them, or repeat a seed."""
     notes = check_uniform(f"base {base.name}", base.results, force)
     notes += check_uniform(f"new {new.name}", new.results, force)
     a, b = setup_of(base.results), setup_of(new.results)
@@ -390,8 +525,19 @@ def check_comparable(base: Side, new: Side, force: bool) -> list[str]:
         if not force:
             raise CompareError(f"{text}: their numbers are not comparable; pass --force to compare anyway")
         notes.append(f"forced: {text}")
-    for side in (base, new):
+    a, b = data_of(base.results), data_of(new.results)
+    differ = [f.name for f in DATA_FIELDS if a[f.name] != b[f.name]]
+    if differ:
+        text = (f"base {base.name} ({_setup_text({f: a[f] for f in differ})}) and new {new.name} "
+                f"({_setup_text({f: b[f] for f in differ})}) differ in what was trained on ({', '.join(differ)})")
+        if not force:
+            raise CompareError(f"{text}: not the same data, so not comparable; pass --force to compare anyway")
+        notes.append(f"forced: {text}")
+    for tag, side in (("base", base), ("new", new)):
         notes += check_no_repeats(side.name, side.results, force)
+        origins = Origins.of(side.results)
+        if origins.several:  # the session noise of the tests covers it; the reader should know
+            notes.append(f"{tag} {side.name}: rows come from {origins}")
     machines = {side.name: sorted({r.device_name for r in side.results}) for side in (base, new)}
     if machines[base.name] != machines[new.name]:
         notes.append(f"base ran on {' / '.join(machines[base.name])}, new on {' / '.join(machines[new.name])}: "
@@ -409,17 +555,24 @@ def compare(base: Side, new: Side, settings: Settings = Settings(), force: bool 
     return Comparison(base, new, rows, settings, tuple(notes))
 
 
-def violations(comparison: Comparison, thresholds: Sequence[Threshold]) -> list[Violation]:
-    """Rows past a threshold: the change beyond it in the worse direction and, where tested, significant."""
+def violations(comparison: Comparison, thresholds: Sequence[Threshold | FailedRuns]) -> list[Violation]:
+    """Rows past a threshold: the change beyond it in the worse direction and, where tested, significant.
+    With any threshold, a row whose every new run failed (while base had results) fails; with
+    :class:`FailedRuns` among them, so does a row where any new run failed."""
     out: list[Violation] = []
     if not thresholds:
         return out
     alpha = comparison.settings.alpha
+    any_failed = any(isinstance(t, FailedRuns) for t in thresholds)
     for row in comparison.rows:
         if row.n_new == 0 and row.failed_new and row.n_base:  # (a row only in base is no regression)
             out.append(Violation(row.label, f"every new run failed ({row.failed_new})"))
             continue
-        for t in thresholds:
+        if any_failed and row.failed_new:
+            runs = row.n_new + len(row.left_out_new) + row.failed_new
+            kinds = ", ".join(f"{n} {status}" for status, n in Counter(row.failures_new).items())
+            out.append(Violation(row.label, f"{row.failed_new} of {runs} new runs failed ({kinds})"))
+        for t in (t for t in thresholds if isinstance(t, Threshold)):
             d = row.delta(t.metric.name)
             if d is None or d.metric.worse_by(d.change) <= t.amount or not d.significant(alpha):
                 continue

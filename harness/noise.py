@@ -130,7 +130,7 @@ def _side(model: NoiseModel, seeds: range, shift: Shift, rng) -> dict[str, list[
                 error_rate=rng.binomial(model.n_valid, true_rate) / model.n_valid, best_error_rate=None,
                 best_epoch=None, wall_s=wall, samples_per_s=model.train_images / wall,
                 peak_memory_bytes=int(model.memory_bytes * rng.lognormal(0.0, model.memory_sd)),
-                precision="fp32", device="cpu", arch="resnet18"))
+                precision="fp32", device="cpu", arch="resnet18", n_valid=model.n_valid))
     return groups
 
 

@@ -15,6 +15,7 @@ from recipebench.compare import (
     Delta,
     RowComparison,
     Side,
+    left_out_text,
     setup_of,
 )
 from recipebench.matrix import Matrix
@@ -46,10 +47,8 @@ def _mean_std(values: Sequence[float]) -> str:
 
 def _seeds_text(row: RowComparison) -> str:
     text = f"{row.n_base} → {row.n_new}" + (" paired" if row.paired else "")
-    if row.left_out_base or row.left_out_new:
-        left = [f"{side} {', '.join(map(str, seeds))}" for side, seeds in (("base", row.left_out_base),
-                                                                            ("new", row.left_out_new)) if seeds]
-        text += f" on shared seeds (left out: {'; '.join(left)})"
+    if row.left_out:
+        text += f" on shared seeds ({left_out_text(row.left_out)})"
     failed = [f"{n} failed in {side}" for n, side in ((row.failed_base, "base"), (row.failed_new, "new")) if n]
     return text + (f" ({', '.join(failed)})" if failed else "")
 
@@ -154,8 +153,8 @@ def compare_target(comparison: Comparison, reference: str | None = None,
 def compare_legend(comparison: Comparison, times: SideTimes | None = None) -> list[str]:
     alpha = comparison.settings.alpha
     target = ([f"to target: median wall s (from the recipe's start) and epochs until the validation error_rate "
-               f"first reached {times.target.error_rate:.4f} ({times.target.source}); not reached counts "
-               "as never; (k/n): runs that got there, when not all"] if times is not None else [])
+               f"first reached {times.target.error_rate:.4f} ({times.target.source}); not reached (or "
+               "failed) counts as never; (k/n): runs that got there, when not all"] if times is not None else [])
     return [
         "Δ: new against base. error_rate: mean ± std over seeds, Δ in percentage points; "
         "wall s, img/s, peak MB: geometric means over seeds, Δ in %.",
@@ -166,8 +165,9 @@ def compare_legend(comparison: Comparison, times: SideTimes | None = None) -> li
         f"verdict: worse/better when p < {alpha:g} and |Δ| ≥ the practical minimum ({_minimums(comparison)}); "
         "otherwise within noise. n=1: no test possible, the minimum alone decides.",
         *target,
-        *(["on shared seeds: the sides ran some seeds in common but not all; such a row compares only the "
-           "seeds both ran (a seed fixes a run: other seeds would compare luck), the others are named"]
+        *(["on shared seeds: the sides ran some seeds successfully in common but not all; such a row compares "
+           "only the seeds both ran successfully (a seed fixes a run: other seeds would compare luck), the others "
+           "are named with why"]
           if any(r.left_out_base or r.left_out_new for r in comparison.rows) else []),
         side_line("base", comparison.base),
         side_line("new", comparison.new),
@@ -314,7 +314,8 @@ def ranking_legend(ranking: Ranking) -> list[str]:
         f"rank: by mean final error_rate (1 = lowest); rows in the session table's order. Δ error_rate: "
         f"difference of means from {ref} in percentage points; wall ×, peak MB ×: ratio of geometric means to "
         f"{ref}'s.",
-        f"p: paired t-test over the seeds both ran (Welch's where they share none), on log values for the ratios, "
+        f"p: paired t-test over the seeds both ran successfully (Welch's where they share none; seeds left out are "
+        f"named below), on log values for the ratios, "
         f"Holm-adjusted over the rows of each column; verdict: better/worse when p < {s.alpha:g} and the change is "
         f"at least {minimums} (mixed: some columns better, others worse), otherwise within noise; n=1: no test, "
         "the minimum alone decides.",
@@ -322,8 +323,8 @@ def ranking_legend(ranking: Ranking) -> list[str]:
     if ranking.target is not None:
         lines.append(f"to target: epochs and wall s until the validation error_rate first reached "
                      f"{ranking.target.error_rate:.4f} ({ranking.target.source}); wall s from the recipe's start, "
-                     "lr_find and everything else included; median over seeds, a run that never got there counting "
-                     "as never, [min-max] of those that did.")
+                     "lr_find and everything else included; median over seeds, a run that never got there (or failed) "
+                     "counting as never, [min-max] of those that did.")
         if any(r.time and CLOCK_EPOCHS in r.time.clocks for r in ranking.rows):
             lines.append("results written before schema 5 have no clock per epoch: their time to target counts "
                          "epochs only (no lr_find).")

@@ -32,12 +32,13 @@ class Row:
     device: str
     arch: str
     epochs: tuple[EpochRecord, ...] = ()  # the run's (or the outcome's) epochs, for time-to-target
+    n_valid: int | None = None  # validation images: error_rate is a count over these (its resolution)
 
 
 def rows(result: RunResult) -> list[Row]:
     """The run's own row, then one row per outcome."""
     common = dict(recipe=result.recipe, seed=result.seed, status=result.status, precision=result.precision,
-                  device=result.device, arch=result.config.arch)
+                  device=result.device, arch=result.config.arch, n_valid=result.n_valid)
     out = [Row(label=result.recipe, outcome=None, error_rate=result.error_rate,
                best_error_rate=result.best_error_rate, best_epoch=result.best_epoch,
                wall_s=result.wall_s, samples_per_s=result.samples_per_s,

@@ -6,12 +6,13 @@ below the target gives the number of epochs and the wall time: that epoch's ``el
 from the start of the recipe to the end of the epoch's validation with everything the recipe did
 before it (``lr_find``, unfreezing, ...). Results written before schema 5 have no ``elapsed_s``; for
 them the time is the sum of the epochs' own wall times (training and validation only), and
-:attr:`TimeToTarget.clock` says so. A run that never gets there has not reached the target.
+:attr:`TimeToTarget.clock` says so. A run that never gets there has not reached the target, and
+neither has a run that failed or diverged (whatever its epochs showed before): it counts, as never.
 
 The default target is the reference recipe's mean final error_rate in the same results
 (:func:`choose_target`); ``--target-error`` sets one. Over seeds, a row's time is the median with
-"not reached" counted as never (infinite), so a median is a time only when at least half the runs
-got there.
+"not reached" counted as never (infinite), so a median is a time only when more than half the runs
+got there (with exactly half, the median lies between a time and never: never).
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ class TimeToTarget:
 
     epochs: int | None  # 1-based count of epochs; None: not reached
     wall_s: float | None
-    clock: str  # CLOCK_RECIPE or CLOCK_EPOCHS
+    clock: str | None  # CLOCK_RECIPE or CLOCK_EPOCHS; None: the run failed, nothing of it was timed
 
     @property
     def reached(self) -> bool:
@@ -72,9 +73,9 @@ def time_to_target(epochs: Sequence[EpochRecord], target: float) -> TimeToTarget
 
 @dataclass(frozen=True)
 class TimeSummary:
-    """A row's time-to-target over its successful runs (seeds)."""
+    """A row's time-to-target over its runs (seeds); a failed run has not reached the target."""
 
-    runs: int  # successful runs with epochs
+    runs: int  # runs: the successful ones with epochs, and every failed one
     reached: int
     epochs_median: float | None  # None: the median run did not reach the target
     wall_s_median: float | None
@@ -92,13 +93,21 @@ class TimeSummary:
         walls = [t.wall_s for t in got]
         return cls(len(times), len(got), None if math.isinf(epochs) else epochs, None if math.isinf(wall) else wall,
                    min(walls) if walls else None, max(walls) if walls else None,
-                   tuple(dict.fromkeys(t.clock for t in times)))
+                   tuple(dict.fromkeys(t.clock for t in times if t.clock is not None)))
+
+
+#: A run that failed or diverged: it did not reach the target, however its epochs went.
+FAILED_RUN = TimeToTarget(None, None, None)
 
 
 def summarise(group: Sequence[Row], target: Target) -> TimeSummary | None:
-    """The group's successful runs' times to ``target``; None without any epochs recorded."""
+    """The group's times to ``target``, a failed run counting as not reached (never left out); None when
+    no successful run recorded epochs."""
     times = [time_to_target(r.epochs, target.error_rate) for r in group if r.status == STATUS_OK]
-    return TimeSummary.of([t for t in times if t is not None])
+    timed = [t for t in times if t is not None]
+    if not timed:
+        return None
+    return TimeSummary.of(timed + [FAILED_RUN for r in group if r.status != STATUS_OK])
 
 
 def choose_target(groups: Mapping[str, Sequence[Row]], reference: str, given: float | None) -> Target | None:

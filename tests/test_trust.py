@@ -158,7 +158,7 @@ def test_a_copy_of_one_base_document_as_new_is_within_noise_with_no_change():
     assert row.delta("error_rate").change == 0 and row.delta("wall").change == 0
     assert (row.n_base, row.n_new, row.left_out_base, row.left_out_new) == (1, 1, (1, 2), ())
     text = compare_report(comparison, "text")
-    assert "on shared seeds (left out: base 1, 2)" in text and "+0.00 pp" in text
+    assert "on shared seeds (seeds 1, 2 left out: not run on new)" in text and "+0.00 pp" in text
 
 
 def test_sides_without_a_shared_seed_are_compared_as_before():
