@@ -32,11 +32,14 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from recipebench.results import STATUS_OK, RunResult
 from recipebench.rows import Row, grouped
 from recipebench.stats import PAIRED, Significance, holm, paired, welch
+
+if TYPE_CHECKING:
+    from recipebench.power import Plan
 
 WORSE = "worse"
 BETTER = "better"
@@ -202,6 +205,9 @@ class RowComparison:
     #: these are the seeds left out of it, per side; empty when every seed was used.
     left_out_base: tuple[int, ...] = ()
     left_out_new: tuple[int, ...] = ()
+    #: Seeds per side at which the observed error_rate change would be significant (recipebench.power);
+    #: None where not planned (compare_groups alone leaves it to compare() and the ranking).
+    seeds_needed: Plan | None = None
 
     @property
     def untested(self) -> str | None:
@@ -406,6 +412,9 @@ def compare(base: Side, new: Side, settings: Settings = Settings(), force: bool 
             raise CompareError(f"{side.name}: no results")
     notes = check_comparable(base, new, force)
     rows = compare_groups(grouped(base.results), grouped(new.results), settings)
+    from recipebench import power  # (it builds on this module)
+
+    rows = power.with_plans(rows, settings, power.n_valid_of([*base.results, *new.results]))
     return Comparison(base, new, rows, settings, tuple(notes))
 
 
