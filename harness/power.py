@@ -387,6 +387,7 @@ class Check:
 
     delta_pp: float
     paired: bool
+    rows: int  # the table's rows: the changed one among rows - 1 unchanged (a Holm family of ``rows``)
     seeds: int | None
     planned_power: float | None  # the formula's power at ``seeds``
     significant: float | None  # share of simulated pairs with p < alpha
@@ -396,17 +397,23 @@ class Check:
 
 def check(deltas_pp: Sequence[float] = (2.0, 3.0, 5.0), trials: int = 2000, power: float = DEFAULT_POWER,
           settings: Settings = Settings(), paired_designs: Sequence[bool] = (False, True), rng_seed: int = 0,
-          model=None) -> list[Check]:
+          model=None, rows: int = 1) -> list[Check]:
     """Plan the seeds for each true difference (error_rate, pp) from the noise model's counting spread, then
-    simulate ``trials`` pairs of one-row result sets with it (:mod:`recipebench.noise`'s model and its
-    A/A machinery; base at the model's lowest error rate, new ``delta`` higher) through the real
-    comparison, and count how often it was significant, and how often the verdict said so."""
+    simulate ``trials`` pairs of result sets with it (:mod:`recipebench.noise`'s model and its A/A
+    machinery) through the real comparison, and count how often the changed row was significant
+    (Holm-adjusted p < alpha) and how often its verdict said so. The tables have ``rows`` rows: the
+    first, at the model's lowest error rate, ``delta`` higher in new; the others unchanged (A/A); the
+    plan is at alpha / rows, as the tables' column plans. Paired: both sides run the same seeds (the
+    model draws each run's counting noise afresh, so pairing gains nothing here: the check is of the
+    paired test's arithmetic)."""
     import numpy as np
 
     from recipebench.compare import NOISE, METRICS, compare_groups
     from recipebench.noise import NoiseModel, Shift, _side
 
-    model = replace(model or NoiseModel(), labels=1)  # one row: a Holm family of one
+    model = model or NoiseModel()
+    table, changed = replace(model, labels=rows), replace(model, labels=1)  # changed: the table's first row
+    alpha = settings.alpha / rows
     error_rate = next(m for m in METRICS if m.name == "error_rate")
     out = []
     for paired_design in paired_designs:
@@ -418,21 +425,20 @@ def check(deltas_pp: Sequence[float] = (2.0, 3.0, 5.0), trials: int = 2000, powe
             sd_diff = math.sqrt(p * (1 - p) / model.n_valid + q * (1 - q) / model.n_valid
                                 + 2 * (model.seed_sd_pp / 100) ** 2)  # of one run's from the other's
             sd = sd_diff if paired_design else sd_diff / math.sqrt(2)  # unpaired: the pooled sd of one run
-            seeds = seeds_for(delta / 100, sd, settings.alpha, power, paired_design)
+            seeds = seeds_for(delta / 100, sd, alpha, power, paired_design)
             if seeds is None:
-                out.append(Check(delta, paired_design, None, None, None, None, trials))
+                out.append(Check(delta, paired_design, rows, None, None, None, None, trials))
                 continue
-            planned = float(power_at(seeds, delta / 100, sd, settings.alpha, paired_design))
+            planned = float(power_at(seeds, delta / 100, sd, alpha, paired_design))
             hits = verdicts = 0
             for _ in range(trials):
-                base = _side(model, range(seeds), Shift(), rng)
+                base = _side(table, range(seeds), Shift(), rng)
                 new_seeds = range(seeds) if paired_design else range(seeds, 2 * seeds)
-                new = _side(model, new_seeds, Shift(error_pp=delta), rng)
-                (row,) = compare_groups(base, new, settings)
-                d = row.delta(error_rate.name)
+                new = {**_side(table, new_seeds, Shift(), rng), **_side(changed, new_seeds, Shift(error_pp=delta), rng)}
+                d = compare_groups(base, new, settings)[0].delta(error_rate.name)
                 hits += d.p is not None and d.p < settings.alpha
                 verdicts += d.verdict != NOISE
-            out.append(Check(delta, paired_design, seeds, planned, hits / trials, verdicts / trials, trials))
+            out.append(Check(delta, paired_design, rows, seeds, planned, hits / trials, verdicts / trials, trials))
     return out
 
 
@@ -442,10 +448,10 @@ def check_table(checks: Sequence[Check], fmt: str = "markdown") -> str:
     def share(x: float | None) -> str:
         return "-" if x is None else f"{x:.1%}"
 
-    body = [[f"+{c.delta_pp:g} pp", "paired" if c.paired else "unpaired (other seeds)",
+    body = [[f"+{c.delta_pp:g} pp", "paired" if c.paired else "unpaired (other seeds)", c.rows,
              "-" if c.seeds is None else c.seeds, share(c.planned_power), share(c.significant), share(c.verdict)]
             for c in checks]
-    return format_table(["true Δ error_rate", "design", "planned seeds per side", "planned power",
+    return format_table(["true Δ error_rate", "design", "rows (Holm)", "planned seeds per side", "planned power",
                          "simulated: p < alpha", "simulated: verdict not within noise"], body, fmt)
 
 
@@ -457,20 +463,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=2000, help="simulated pairs per row (default 2000)")
     parser.add_argument("--deltas", default="2,3,5", help="true differences of error_rate in pp, comma-separated")
     parser.add_argument("--power", type=float, default=DEFAULT_POWER, help="the power to plan for (default 0.8)")
+    parser.add_argument("--rows", default="1,9", help="table rows (the Holm family), comma-separated (default 1,9)")
     parser.add_argument("--format", default="markdown", choices=("markdown", "text", "csv"),
                         help="the table's format (default markdown)")
     args = parser.parse_args(argv)
     from recipebench.noise import NoiseModel
 
-    model = NoiseModel()
-    checks = check([float(d) for d in args.deltas.split(",")], args.trials, args.power)
+    model, settings = NoiseModel(), Settings()
+    checks = [c for rows in (int(r) for r in args.rows.split(","))
+              for c in check([float(d) for d in args.deltas.split(",")], args.trials, args.power, rows=rows)]
     print(check_table(checks, args.format))
-    settings = Settings()
-    print(f"\n{args.trials} simulated pairs per row, one row each, alpha {settings.alpha:g}; base error rate "
-          f"{model.error_rates[0]:g} on {model.n_valid} validation images, counting noise only "
-          f"(recipebench.noise's model, seed sd {model.seed_sd_pp} pp); rng seed 0.")
+    print(f"\n{args.trials} simulated pairs per line through recipebench.compare, alpha {settings.alpha:g} "
+          f"(planned at alpha / rows); the changed row's base error rate {model.error_rates[0]:g} on "
+          f"{model.n_valid} validation images, counting noise only (recipebench.noise's model, seed sd "
+          f"{model.seed_sd_pp} pp); rng seed 0.")
     return 0
-
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())

@@ -205,10 +205,12 @@ def test_seeds_command_refuses_a_reference_that_is_not_there(tmp_path):
 # --- the simulation check ------------------------------------------------------------------------------------
 
 def test_planned_seeds_catch_a_true_difference_in_about_the_promised_share_of_simulated_pairs():
-    """2,000 simulated pairs per row (seeded): the share with p < alpha is within a few points of the
-    power the plan promises, for unpaired and paired designs."""
+    """2,000 simulated pairs per line (seeded): the share of the changed row with p < alpha (Holm-adjusted)
+    is within a few points of the power the plan promises: unpaired and paired, a one-row table and a
+    nine-row one (planned at alpha / 9)."""
     checks = power.check(deltas_pp=(3.0, 5.0), trials=2000, rng_seed=0)
-    assert len(checks) == 4
+    checks += power.check(deltas_pp=(5.0,), trials=2000, rng_seed=1, paired_designs=(False,), rows=9)
+    assert len(checks) == 5 and checks[-1].rows == 9 and checks[-1].seeds > checks[1].seeds
     for c in checks:
         assert c.seeds is not None and c.planned_power >= 0.8
         assert abs(c.significant - c.planned_power) < 0.04, c
