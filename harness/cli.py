@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="put mixed workloads, scales or devices side by side, or pool a recipe x seed that appears twice")
     p.set_defaults(func=_cmd_matrix)
 
-    p = sub.add_parser(  # recipebench seeds: how many seeds (recipebench.power)
+    p = sub.add_parser(  # recipebench seeds: how many seeds (recipebench.seeds)
         "seeds", help="RESULTS... --delta 1pp: per recipe, the seeds needed to detect that change",
         description="For each recipe and sub-result: the seeds per side at which a change of --delta against the "
                     "reference would be significant (two-sided t-test, paired over shared seeds) with the given "
@@ -361,7 +361,7 @@ def _share(text: str) -> float:
 
 
 def _cmd_seeds(args: argparse.Namespace) -> int:
-    from recipebench import power
+    from recipebench import seeds
     from recipebench.ranking import DEFAULT_REFERENCE
 
     metric = compare.metric_named(args.metric)
@@ -378,7 +378,7 @@ def _cmd_seeds(args: argparse.Namespace) -> int:
     if reference not in grouped(results):
         raise UsageError(f"no {reference} in these results to plan against: choose one with --reference NAME")
     settings = compare.Settings(args.alpha, session_noise=args.session_noise)
-    print(power.seeds_report(results, metric, amount, settings, reference, args.power, args.format,
+    print(seeds.seeds_report(results, metric, amount, settings, reference, args.power, args.format,
                              " ".join(map(str, args.results))))
     for note in notes:
         print(note, file=sys.stderr)

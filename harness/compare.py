@@ -30,16 +30,14 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping, Sequence
 
+from recipebench import power
 from recipebench.results import STATUS_OK, RunResult
 from recipebench.rows import Row, grouped
 from recipebench.stats import PAIRED, Significance, holm, paired, welch
-
-if TYPE_CHECKING:
-    from recipebench.power import Plan
 
 WORSE = "worse"
 BETTER = "better"
@@ -205,9 +203,9 @@ class RowComparison:
     #: these are the seeds left out of it, per side; empty when every seed was used.
     left_out_base: tuple[int, ...] = ()
     left_out_new: tuple[int, ...] = ()
-    #: Seeds per side at which the observed error_rate change would be significant (recipebench.power);
+    #: Seeds per side at which the observed error_rate change would be significant (:func:`with_seeds_needed`);
     #: None where not planned (compare_groups alone leaves it to compare() and the ranking).
-    seeds_needed: Plan | None = None
+    seeds_needed: power.Plan | None = None
 
     @property
     def untested(self) -> str | None:
@@ -412,10 +410,35 @@ def compare(base: Side, new: Side, settings: Settings = Settings(), force: bool 
             raise CompareError(f"{side.name}: no results")
     notes = check_comparable(base, new, force)
     rows = compare_groups(grouped(base.results), grouped(new.results), settings)
-    from recipebench import power  # (it builds on this module)
-
-    rows = power.with_plans(rows, settings, power.n_valid_of([*base.results, *new.results]))
+    rows = with_seeds_needed(rows, settings, power.n_valid_of([*base.results, *new.results]))
     return Comparison(base, new, rows, settings, tuple(notes))
+
+
+# --- how many seeds (recipebench.power) ----------------------------------------------------------------------
+
+#: The metric the tables' "seeds needed" column plans for.
+SEEDS_METRIC = "error_rate"
+
+
+def plan_seeds(delta: Delta, settings: Settings, family: int = 1, n_valid: int | None = None,
+               change: float | None = None, paired: bool | None = None,
+               target_power: float = power.DEFAULT_POWER) -> power.Plan:
+    """Seeds per side at which ``change`` (default: the row's observed one) would be significant in this
+    row's test, at alpha / ``family``, from the spread of its values (paired as tested, unless given)."""
+    m = delta.metric
+    return power.plan(delta.base, delta.new, delta.test.kind == PAIRED if paired is None else paired,
+                      delta.change if change is None else change, m.log,
+                      n_valid if m.name == "error_rate" else None, settings.min_effects[m.name],
+                      settings.alpha / max(1, family), 2 * settings.session_var(m), target_power)
+
+
+def with_seeds_needed(rows: Sequence[RowComparison], settings: Settings,
+                      n_valid: int | None) -> tuple[RowComparison, ...]:
+    """The rows with :attr:`RowComparison.seeds_needed` for their error_rate change, planned at alpha over
+    the rows tested in that column (their Holm family: the level a lone real change must reach)."""
+    family = sum(1 for r in rows if (d := r.delta(SEEDS_METRIC)) is not None and d.test.tested)
+    return tuple(replace(r, seeds_needed=plan_seeds(d, settings, family, n_valid))
+                 if (d := r.delta(SEEDS_METRIC)) is not None else r for r in rows)
 
 
 def violations(comparison: Comparison, thresholds: Sequence[Threshold]) -> list[Violation]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from recipebench import power
-from recipebench.compare import RowComparison, Settings, compare_groups
+from recipebench.compare import RowComparison, Settings, compare_groups, with_seeds_needed
 from recipebench.results import STATUS_OK, RunResult
 from recipebench.rows import Row, grouped
 from recipebench.stats import Summary
@@ -86,7 +86,7 @@ def rank(results: Sequence[RunResult], reference: str | None = None, target_erro
         notes.append(f"no time to target: {name} has no final error_rate here; pass --target-error")
     others = {label: _ok(g) for label, g in groups.items() if label != name and _ok(g)} if ref_ok else {}
     compared = compare_groups({label: ref_ok for label in others}, others, settings)
-    compared = power.with_plans(compared, settings, power.n_valid_of(results))  # the "seeds needed" column
+    compared = with_seeds_needed(compared, settings, power.n_valid_of(results))  # the "seeds needed" column
     by_label = {c.label: dataclasses.replace(c, deltas=tuple(d for d in c.deltas if d.metric.name in RANK_METRICS))
                 for c in compared}
     errors = {label: Summary.of(r.error_rate for r in _ok(g)) for label, g in groups.items()}

@@ -18,6 +18,7 @@ from recipebench.compare import (
     setup_of,
 )
 from recipebench.matrix import Matrix
+from recipebench.power import column_legend
 from recipebench.ranking import DEFAULT_REFERENCE, RANK_METRICS, RankedRow, Ranking
 from recipebench.results import STATUS_OK, RunResult
 from recipebench.rows import grouped
@@ -62,12 +63,6 @@ def _plan_text(row: RowComparison | None) -> str:
 def _plan_raw(row: RowComparison | None) -> object:
     plan = None if row is None else row.seeds_needed
     return None if plan is None else plan.seeds if plan.seeds is not None else plan.text()
-
-
-def plan_legend(settings) -> str:
-    from recipebench.power import column_legend
-
-    return column_legend(settings)
 
 
 def _time_short(t: TimeSummary | None) -> str:
@@ -186,7 +181,7 @@ def compare_legend(comparison: Comparison, times: SideTimes | None = None) -> li
         *(["on shared seeds: the sides ran some seeds in common but not all; such a row compares only the "
            "seeds both ran (a seed fixes a run: other seeds would compare luck), the others are named"]
           if any(r.left_out_base or r.left_out_new for r in comparison.rows) else []),
-        plan_legend(comparison.settings),
+        column_legend(comparison.settings.alpha),
         side_line("base", comparison.base),
         side_line("new", comparison.new),
         *comparison.notes,
@@ -338,7 +333,7 @@ def ranking_legend(ranking: Ranking) -> list[str]:
         f"Holm-adjusted over the rows of each column; verdict: better/worse when p < {s.alpha:g} and the change is "
         f"at least {minimums} (mixed: some columns better, others worse), otherwise within noise; n=1: no test, "
         "the minimum alone decides.",
-        plan_legend(s),
+        column_legend(s.alpha),
     ]
     if ranking.target is not None:
         lines.append(f"to target: epochs and wall s until the validation error_rate first reached "
