@@ -27,7 +27,7 @@ from recipebench.tables import error_text, escape_markdown, format_table, spread
 from recipebench.timetotarget import CLOCK_EPOCHS, Target, TimeSummary, choose_target, summarise
 
 COMPARE_HEADERS = ("recipe", "seeds", "error_rate base → new", "Δ error_rate", "wall s base → new", "Δ wall s",
-                   "Δ img/s", "Δ peak MB", "to target base → new", "verdict", "seeds needed")
+                   "Δ img/s", "Δ peak MB", "to target base → new", "seeds needed", "verdict")
 
 
 def _p_text(d: Delta) -> str:
@@ -88,8 +88,8 @@ def compare_cells(row: RowComparison, times: SideTimes | None = None) -> list[st
         _delta_text(row.delta("throughput")),
         _delta_text(row.delta("memory")),
         "-" if times is None else f"{_time_short(base_t)} → {_time_short(new_t)}",
-        row.verdict,
         _plan_text(row),
+        row.verdict,
     ]
 
 
@@ -101,7 +101,7 @@ def _csv_headers() -> list[str]:
     out.append("target_error_rate")
     for side in ("base", "new"):
         out += [f"{h}_{side}" for h in TIME_RAW_HEADERS]
-    return out + ["verdict", "error_rate_seeds_needed"]
+    return out + ["error_rate_seeds_needed", "verdict"]
 
 
 def compare_csv_row(row: RowComparison, times: SideTimes | None = None) -> list[object]:
@@ -113,7 +113,7 @@ def compare_csv_row(row: RowComparison, times: SideTimes | None = None) -> list[
     out.append(None if times is None else times.target.error_rate)
     for t in (None, None) if times is None else times.of(row.label):
         out += time_raw(t)
-    return out + [row.verdict, _plan_raw(row)]
+    return out + [_plan_raw(row), row.verdict]
 
 
 def _minimums(comparison: Comparison) -> str:

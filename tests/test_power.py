@@ -138,8 +138,8 @@ def test_compare_rows_say_how_many_seeds_would_make_each_difference_significant(
     (row,) = comparison.rows
     expected = plan_seeds(row.delta("error_rate"), comparison.settings, family=1, n_valid=120)
     assert row.seeds_needed == expected and expected.seeds is not None
-    assert report.COMPARE_HEADERS[-1] == "seeds needed"
-    assert report.compare_cells(row)[-1] == str(expected.seeds)
+    assert report.COMPARE_HEADERS[-2:] == ("seeds needed", "verdict")  # the verdict ends the row
+    assert report.compare_cells(row)[-2] == str(expected.seeds)
     text = report.compare_report(comparison, "text")
     assert "seeds needed: seeds per side" in text
     rows = list(csv.DictReader(io.StringIO(report.compare_report(comparison, "csv"))))
