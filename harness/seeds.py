@@ -121,8 +121,8 @@ def seeds_report(results: Sequence[RunResult], metric: Metric, change: float, se
     once = [r for r in rows if r.plan.reason == power.ONE_SEED]
     if once:
         legend.append(f"{', '.join(r.label for r in once)}: one seed shows no spread, so the seeds needed are "
-                      f"unknown; run {power.SEEDS_TO_MEASURE} seeds (2 at the least) of each to measure it, e.g. "
-                      f"--seeds {power.SEEDS_TO_MEASURE}"
+                      f"unknown; run {power.SEEDS_TO_MEASURE} seeds (2 at the least) of each to measure it "
+                      f"(pytest recipes/ --benchmark-only --seeds {power.SEEDS_TO_MEASURE})"
                       + ("; counting noise alone: what the error rate's counting needs at the least"
                          if any(r.counting_only for r in once) else "") + ".")
     item = "- " if fmt == "markdown" else ""
