@@ -108,7 +108,8 @@ def seeds_report(results: Sequence[RunResult], metric: Metric, change: float, se
         + (f"; error_rate's at least the counting noise of {n_valid} validation images (counting floor: "
            "binomial for one run; paired, of the images that must differ, as coin flips)" if counted else "") + ".",
         f"one comparison: a table Holm-adjusts over its m rows, so for a lone change among them plan with "
-        f"--alpha {settings.alpha:g}/m; > {power.MAX_SEEDS}: more than {power.MAX_SEEDS}.",
+        f"--alpha {settings.alpha:g} / m (--alpha {settings.alpha / 9:.2g} for 9 rows); > {power.MAX_SEEDS}: more "
+        f"than {power.MAX_SEEDS}.",
     ]
     if settings.session_var(metric):
         legend.append(f"{metric.header}: a session-to-session drift of {settings.session_noise:.0%} on each side is "
