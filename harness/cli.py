@@ -264,6 +264,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="put mixed workloads, scales or devices side by side, or pool a recipe x seed that appears twice")
     p.set_defaults(func=_cmd_matrix)
 
+    p = sub.add_parser(  # recipebench seeds: how many seeds (recipebench.seeds)
+        "seeds", help="RESULTS... --delta 1pp: per recipe, the seeds needed to detect that change",
+        description="For each recipe and sub-result: the seeds per side at which a change of --delta against the "
+                    "reference would be significant (two-sided t-test, paired over shared seeds) with the given "
+                    "power, from the results' own per-seed spread (error_rate's at least the counting noise of the "
+                    "validation images). With one seed there is no spread: it says so, and how many to run.")
+    p.add_argument("results", nargs="+", type=Path, metavar="RESULTS", help=results_help + " (all pooled)")
+    p.add_argument("--delta", required=True, metavar="AMOUNT",
+                   help="the change to detect: percentage points for error_rate (1pp), percent for wall, throughput "
+                        "and memory (10%%: a ratio, on log scale)")
+    p.add_argument("--metric", default="error_rate", choices=[m.name for m in compare.METRICS],
+                   help="the figure the change is in (default error_rate)")
+    p.add_argument("--power", type=_share, default=0.8, help="the chance of detecting it to plan for (default 0.8)")
+    p.add_argument("--alpha", type=_alpha, default=compare.DEFAULT_ALPHA,
+                   help=f"significance level of the test (default {compare.DEFAULT_ALPHA})")
+    p.add_argument("--session-noise", type=_percent, default=compare.DEFAULT_SESSION_NOISE, metavar="PERCENT",
+                   help="session-to-session drift of timings and memory added to each side, as compare does "
+                        f"(default {compare.DEFAULT_SESSION_NOISE:.0%}; 0%% when both sides run in one session)"
+                   .replace("%;", "%%;"))
+    p.add_argument("--reference", default=None, metavar="NAME",
+                   help="the recipe the changes are against (default baseline)")
+    p.add_argument("--format", choices=FORMATS, default="text",
+                   help="text (default), markdown, or csv (raw numbers: sd as a proportion or a log-sd)")
+    p.add_argument("--force", action="store_true", help="pool results even when a recipe x seed appears twice")
+    p.set_defaults(func=_cmd_seeds)
+
     p = sub.add_parser("show-batch", help="--workload W --out FILE.png: augmented training images with their labels",
                        description="Prepare a workload's data as the suite does (nothing is trained) and write a "
                                    "grid of augmented training images, each titled with its label: the chapter's "
@@ -325,6 +351,41 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     for v in failed:
         print(f"recipebench: regression: {v}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a power between 0 and 1, e.g. 0.8")
+    return value
+
+
+def _cmd_seeds(args: argparse.Namespace) -> int:
+    from recipebench import seeds
+    from recipebench.ranking import DEFAULT_REFERENCE
+
+    metric = compare.metric_named(args.metric)
+    try:
+        amount = compare.Threshold.parse(f"{metric.name}:{args.delta}", signed=False).amount
+    except compare.CompareError:
+        unit, other = ("pp, e.g. 1pp", "%: add --metric wall (or throughput, memory)") if metric.unit == "pp" else (
+            "%, e.g. 10%", "pp: add --metric error_rate")
+        raise UsageError(f"--delta {args.delta}: {metric.name} changes in {unit}; for a change in {other}") from None
+    results = list(_load(args.results, "seeds").results)
+    notes = compare.check_no_repeats(" ".join(map(str, args.results)), results, args.force)
+    _check_reference(results, args.reference)
+    reference = args.reference or DEFAULT_REFERENCE
+    if reference not in grouped(results):
+        raise UsageError(f"no {reference} in these results to plan against: choose one with --reference NAME")
+    settings = compare.Settings(args.alpha, session_noise=args.session_noise)
+    print(seeds.seeds_report(results, metric, amount, settings, reference, args.power, args.format,
+                             " ".join(map(str, args.results))))
+    for note in notes:
+        print(note, file=sys.stderr)
+    return 0
 
 
 def _cmd_matrix(args: argparse.Namespace) -> int:

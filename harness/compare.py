@@ -34,10 +34,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 
+from recipebench import power
 from recipebench.results import STATUS_OK, RunResult
 from recipebench.rows import Row, grouped
 from recipebench.stats import PAIRED, Significance, holm, paired, welch
@@ -271,6 +272,9 @@ class RowComparison:
     left_out_new: tuple[int, ...] = ()
     left_out: tuple[LeftOut, ...] = ()  # each seed left out, and why
     failures_new: tuple[str, ...] = ()  # the status of each new run that failed ("error", "diverged")
+    #: Seeds per side at which the observed error_rate change would be significant (:func:`with_seeds_needed`);
+    #: None where not planned (compare_groups alone leaves it to compare() and the ranking).
+    seeds_needed: power.Plan | None = None
 
     @property
     def untested(self) -> str | None:
@@ -552,7 +556,35 @@ def compare(base: Side, new: Side, settings: Settings = Settings(), force: bool 
             raise CompareError(f"{side.name}: no results")
     notes = check_comparable(base, new, force)
     rows = compare_groups(grouped(base.results), grouped(new.results), settings)
+    rows = with_seeds_needed(rows, settings, power.n_valid_of([*base.results, *new.results]))
     return Comparison(base, new, rows, settings, tuple(notes))
+
+
+# --- how many seeds (recipebench.power) ----------------------------------------------------------------------
+
+#: The metric the tables' "seeds needed" column plans for.
+SEEDS_METRIC = "error_rate"
+
+
+def plan_seeds(delta: Delta, settings: Settings, family: int = 1, n_valid: int | None = None,
+               change: float | None = None, paired: bool | None = None,
+               target_power: float = power.DEFAULT_POWER) -> power.Plan:
+    """Seeds per side at which ``change`` (default: the row's observed one) would be significant in this
+    row's test, at alpha / ``family``, from the spread of its values (paired as tested, unless given)."""
+    m = delta.metric
+    return power.plan(delta.base, delta.new, delta.test.kind == PAIRED if paired is None else paired,
+                      delta.change if change is None else change, m.log,
+                      n_valid if m.name == "error_rate" else None, settings.min_effects[m.name],
+                      settings.alpha / max(1, family), 2 * settings.session_var(m), target_power)
+
+
+def with_seeds_needed(rows: Sequence[RowComparison], settings: Settings,
+                      n_valid: int | None) -> tuple[RowComparison, ...]:
+    """The rows with :attr:`RowComparison.seeds_needed` for their error_rate change, planned at alpha over
+    the rows tested in that column (their Holm family: the level a lone real change must reach)."""
+    family = sum(1 for r in rows if (d := r.delta(SEEDS_METRIC)) is not None and d.test.tested)
+    return tuple(replace(r, seeds_needed=plan_seeds(d, settings, family, n_valid))
+                 if (d := r.delta(SEEDS_METRIC)) is not None else r for r in rows)
 
 
 def violations(comparison: Comparison, thresholds: Sequence[Threshold | FailedRuns]) -> list[Violation]:

@@ -22,7 +22,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Sequence
 
-from recipebench.compare import Origins, RowComparison, Settings, compare_groups, left_out_text
+from recipebench import power
+from recipebench.compare import Origins, RowComparison, Settings, compare_groups, left_out_text, with_seeds_needed
 from recipebench.results import STATUS_OK, RunResult
 from recipebench.rows import Row, grouped
 from recipebench.stats import Summary
@@ -98,6 +99,7 @@ def rank(results: Sequence[RunResult], reference: str | None = None, target_erro
         notes.append(f"no time to target: {name} has no final error_rate here; pass --target-error")
     others = {label: g for label, g in groups.items() if label != name and _ok(g)} if ref_ok else {}
     compared = compare_groups({label: groups[name] for label in others}, others, settings)  # pair_runs' rule
+    compared = with_seeds_needed(compared, settings, power.n_valid_of(results))  # the "seeds needed" column
     by_label = {c.label: dataclasses.replace(c, deltas=tuple(d for d in c.deltas if d.metric.name in RANK_METRICS))
                 for c in compared}
     notes += [f"{c.label} against {name}: {left_out_text(c.left_out, base=name, new=c.label)}"

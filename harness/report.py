@@ -19,6 +19,7 @@ from recipebench.compare import (
     setup_of,
 )
 from recipebench.matrix import Matrix
+from recipebench.power import column_legend
 from recipebench.ranking import DEFAULT_REFERENCE, RANK_METRICS, RankedRow, Ranking
 from recipebench.results import STATUS_OK, RunResult
 from recipebench.rows import grouped
@@ -27,7 +28,7 @@ from recipebench.tables import error_text, escape_markdown, format_table, spread
 from recipebench.timetotarget import CLOCK_EPOCHS, Target, TimeSummary, choose_target, summarise
 
 COMPARE_HEADERS = ("recipe", "seeds", "error_rate base → new", "Δ error_rate", "wall s base → new", "Δ wall s",
-                   "Δ img/s", "Δ peak MB", "to target base → new", "verdict")
+                   "Δ img/s", "Δ peak MB", "to target base → new", "seeds needed", "verdict")
 
 
 def _p_text(d: Delta) -> str:
@@ -53,6 +54,16 @@ def _seeds_text(row: RowComparison) -> str:
     return text + (f" ({', '.join(failed)})" if failed else "")
 
 
+def _plan_text(row: RowComparison | None) -> str:
+    """The "seeds needed" cell (recipebench.power): a count, -, > 100, never, n=1."""
+    return "-" if row is None or row.seeds_needed is None else row.seeds_needed.text()
+
+
+def _plan_raw(row: RowComparison | None) -> object:
+    plan = None if row is None else row.seeds_needed
+    return None if plan is None else plan.seeds if plan.seeds is not None else plan.text()
+
+
 def _time_short(t: TimeSummary | None) -> str:
     """Time to target in one cell: ``24.1 s, ep 3``, with ``(2/3)`` reached when not all did."""
     if t is None:
@@ -76,6 +87,7 @@ def compare_cells(row: RowComparison, times: SideTimes | None = None) -> list[st
         _delta_text(row.delta("throughput")),
         _delta_text(row.delta("memory")),
         "-" if times is None else f"{_time_short(base_t)} → {_time_short(new_t)}",
+        _plan_text(row),
         row.verdict,
     ]
 
@@ -88,7 +100,7 @@ def _csv_headers() -> list[str]:
     out.append("target_error_rate")
     for side in ("base", "new"):
         out += [f"{h}_{side}" for h in TIME_RAW_HEADERS]
-    return out + ["verdict"]
+    return out + ["error_rate_seeds_needed", "verdict"]
 
 
 def compare_csv_row(row: RowComparison, times: SideTimes | None = None) -> list[object]:
@@ -100,7 +112,7 @@ def compare_csv_row(row: RowComparison, times: SideTimes | None = None) -> list[
     out.append(None if times is None else times.target.error_rate)
     for t in (None, None) if times is None else times.of(row.label):
         out += time_raw(t)
-    return out + [row.verdict]
+    return out + [_plan_raw(row), row.verdict]
 
 
 def _minimums(comparison: Comparison) -> str:
@@ -169,6 +181,7 @@ def compare_legend(comparison: Comparison, times: SideTimes | None = None) -> li
            "only the seeds both ran successfully (a seed fixes a run: other seeds would compare luck), the others "
            "are named with why"]
           if any(r.left_out_base or r.left_out_new for r in comparison.rows) else []),
+        column_legend(comparison.settings.alpha),
         side_line("base", comparison.base),
         side_line("new", comparison.new),
         *comparison.notes,
@@ -235,7 +248,7 @@ def matrix_report(matrix: Matrix, fmt: str = "markdown") -> str:
 # --- the ranking against a reference, and time to target ---------------------------------------------------
 
 RANKING_HEADERS = ("recipe", "rank", "error_rate", "Δ error_rate", "wall ×", "peak MB ×", "verdict",
-                   "epochs to target", "s to target")
+                   "epochs to target", "s to target", "seeds needed")
 
 
 def _ratio_text(d: Delta | None) -> str:
@@ -287,11 +300,12 @@ def ranking_cells(row: RankedRow) -> list[str]:
             _delta_text(c.delta("error_rate")) if c else "-",
             _ratio_text(c.delta("wall")) if c else "-",
             _ratio_text(c.delta("memory")) if c else "-",
-            verdict, *time_cells(row.time)]
+            verdict, *time_cells(row.time), _plan_text(c)]
 
 
 RANKING_RAW_HEADERS = ("rank", "error_rate_change_pp", "error_rate_p", "wall_ratio", "wall_p", "memory_ratio",
-                       "memory_p", "verdict_vs_reference", "target_error_rate", *TIME_RAW_HEADERS)
+                       "memory_p", "verdict_vs_reference", "target_error_rate", *TIME_RAW_HEADERS,
+                       "error_rate_seeds_needed")
 
 
 def ranking_raw(row: RankedRow, ranking: Ranking) -> list[object]:
@@ -303,7 +317,8 @@ def ranking_raw(row: RankedRow, ranking: Ranking) -> list[object]:
         value = None if d is None else d.change if d.metric.unit == "pp" else 1 + d.change / 100
         out += [value, None if d is None else d.p]
     verdict = "reference" if row.reference else (c.verdict if c else None)
-    return out + [verdict, None if ranking.target is None else ranking.target.error_rate, *time_raw(row.time)]
+    return out + [verdict, None if ranking.target is None else ranking.target.error_rate, *time_raw(row.time),
+                  _plan_raw(c)]
 
 
 def ranking_legend(ranking: Ranking) -> list[str]:
@@ -319,6 +334,7 @@ def ranking_legend(ranking: Ranking) -> list[str]:
         f"Holm-adjusted over the rows of each column; verdict: better/worse when p < {s.alpha:g} and the change is "
         f"at least {minimums} (mixed: some columns better, others worse), otherwise within noise; n=1: no test, "
         "the minimum alone decides.",
+        column_legend(s.alpha),
     ]
     if ranking.target is not None:
         lines.append(f"to target: epochs and wall s until the validation error_rate first reached "

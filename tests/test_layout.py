@@ -14,7 +14,8 @@ from tests.conftest import REPO
 #: Where each part of the ``recipebench`` package lives in the repository.
 PACKAGE_DIRS = {"recipebench": REPO / "harness", "recipebench.plugins": REPO / "plugins"}
 #: The analysis side: it works on results, never on how they are shown.
-ANALYSIS = ("stats", "compare", "matrix", "noise", "report", "tables", "rows", "ranking", "timetotarget")
+ANALYSIS = ("stats", "compare", "matrix", "noise", "report", "tables", "rows", "ranking", "timetotarget", "power",
+            "seeds")
 PRESENTATION = ("render", "cli", "pytest_plugin", "charts", "document")
 
 
