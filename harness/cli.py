@@ -227,8 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "each side's time to a target error rate, and a verdict: better, worse or within noise.")
     p.add_argument("base", type=Path, help="the reference results (e.g. results/baseline/)")
     p.add_argument("new", type=Path, help="the results to judge (e.g. results/new/)")
-    p.add_argument("--format", choices=FORMATS, default="markdown",
-                   help="markdown (a GitHub table to paste into a pull request; default), text or csv")
+    p.add_argument("--format", choices=(*FORMATS, "github"), default="markdown",
+                   help="markdown (a GitHub table to paste into a pull request; default), text, csv, or github "
+                        "(a pull-request comment: a one-line summary, the table, the legend folded, a marker)")
     p.add_argument("--fail-on", action="append", default=[], type=_threshold, metavar="METRIC:THRESHOLD",
                    help=f"exit 1 when a recipe regresses past this (repeatable), e.g. {examples}; significance "
                         "is required where both sides have two or more seeds")
@@ -317,8 +318,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     comparison = compare.compare(base, new, settings, force=args.force)
     _check_reference(base.results, args.reference)
     target = report.compare_target(comparison, args.reference, args.target_error)
-    print(report.compare_report(comparison, args.format, target))
     failed = compare.violations(comparison, args.fail_on)
+    if args.format == "github":
+        from recipebench import github_comment
+
+        print(github_comment.body(comparison, target, failed, args.fail_on))
+    else:
+        print(report.compare_report(comparison, args.format, target))
     for v in failed:
         print(f"recipebench: regression: {v}", file=sys.stderr)
     return 1 if failed else 0
