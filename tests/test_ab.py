@@ -159,3 +159,23 @@ def test_base_and_head_run_interleaved_and_the_comparison_is_the_comment(user_re
     assert lines[-1] == github_comment.MARKER
     assert f"`{base_commit[:7]}`" in proc.stdout and f"`{head_commit[:7]}`" in proc.stdout
     assert "one machine" in proc.stdout
+
+
+WORKFLOW = Path(__file__).resolve().parents[1] / "docs" / "examples" / "recipebench-pr.yml"
+
+
+def test_the_example_workflow_passes_actionlint_and_finds_its_comment_by_the_marker():
+    """The workflow a user copies: actionlint (from the test extra) finds nothing in it, and it looks for
+    the marker the comment really carries."""
+    import os
+    import shutil
+
+    text = WORKFLOW.read_text()
+    assert github_comment.MARKER in text and "recipebench ab " in text and "--format github" in text
+    assert "fetch-depth: 0" in text  # the merge base must be in the clone
+    binary = shutil.which("actionlint", path=os.pathsep.join([str(Path(sys.executable).parent),
+                                                              os.environ.get("PATH", "")]))
+    if binary is None:
+        pytest.skip("actionlint is not installed (pip install -e '.[test]' brings it)")
+    proc = subprocess.run([binary, "-no-color", str(WORKFLOW)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
