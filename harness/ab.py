@@ -304,6 +304,8 @@ def run(request: Request, say: Callable[[str], None]) -> tuple[Path, Path]:
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
     say(f"{repo}: base {base[:10]} (merge base of {request.base_ref} and {request.head_ref}), head {head[:10]} "
         f"({request.head_ref}); work in {workdir}")
+    if base == head:
+        say("base and head are the same commit: an A/A run (every difference is noise)")
     sides = {"base": set_up_side("base", request.base_ref, base, repo, request, say),
              "head": set_up_side("head", request.head_ref, head, repo, request, say)}
     plan = interleaved(seeds)
@@ -323,6 +325,8 @@ def run(request: Request, say: Callable[[str], None]) -> tuple[Path, Path]:
             raise ABError(f"run {record.index} ({record.side} seed {record.seed}): pytest exited "
                           f"{records[i].returncode}: {_tail(workdir / record.log, 1)} (whole output: "
                           f"{workdir / record.log}; the order so far: {workdir / ORDER_FILE})")
+    say(f"done; the checkouts stay for a look (git worktree remove {sides['base'].checkout}, and {sides['head'].checkout}, "
+        "when done with them)")
     return sides["base"].results_dir, sides["head"].results_dir
 
 
@@ -330,7 +334,11 @@ def _run_one(record: RunRecord, side: SideSetup, workdir: Path, total: int, say:
     before = set(p.name for p in side.results_dir.iterdir()) if side.results_dir.is_dir() else set()
     started, clock = _now(), time.perf_counter()
     with open(workdir / record.log, "w") as out:
-        code = subprocess.run(record.command, cwd=side.checkout, stdout=out, stderr=subprocess.STDOUT).returncode
+        proc = subprocess.Popen(record.command, cwd=side.checkout, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            code = proc.wait()
+        except KeyboardInterrupt:  # pytest got the Ctrl-C too: its wind-down keeps every result finished
+            code = proc.wait()
     wall_s = time.perf_counter() - clock
     after = set(p.name for p in side.results_dir.iterdir()) if side.results_dir.is_dir() else set()
     sessions = tuple(sorted(after - before))
