@@ -179,3 +179,27 @@ def test_the_example_workflow_passes_actionlint_and_finds_its_comment_by_the_mar
         pytest.skip("actionlint is not installed (pip install -e '.[test]' brings it)")
     proc = subprocess.run([binary, "-no-color", str(WORKFLOW)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_sides_own_copy_of_a_package_wins_over_the_shared_one(tmp_path):
+    """The environment running ab has recipebench (here: an editable install); a side that ships its own
+    recipebench imports its own, and finds the shared packages (torch) all the same."""
+    side = tmp_path / "side"
+    (side / "recipebench").mkdir(parents=True)
+    (side / "recipebench" / "__init__.py").write_text("WHICH = 'the side'\n")
+    (side / "pyproject.toml").write_text(PYPROJECT.replace('"mytrain"', '"recipebench"'))
+    python = ab.make_environment(tmp_path / "env")
+    installed = ab.install("base", side, python, tmp_path / "install.log")
+    assert installed.startswith("recipebench 0.1.0 ")
+    where = ab.recipebench_location(python, tmp_path)
+    assert where.startswith(str(tmp_path / "env")), where
+    probe = subprocess.run([str(python), "-c", "import recipebench, torch; print(recipebench.WHICH)"],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert probe.stdout.strip() == "the side", probe.stderr
+
+
+def test_without_a_suite_it_says_where_one_comes_from(tmp_path):
+    with pytest.raises(ab.ABError, match="has no recipes/conftest.py .* or give --suite DIR"):
+        ab.choose_suite(tmp_path, None, str(tmp_path / "site-packages" / "recipebench" / "__init__.py"))
+    with pytest.raises(ab.ABError, match="--suite bench: no such folder"):
+        ab.choose_suite(tmp_path, Path("bench"), "")
