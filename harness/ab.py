@@ -127,8 +127,8 @@ def suite_seeds(options: Sequence[str]) -> tuple[tuple[int, ...], tuple[str, ...
         item = items.pop(0)
         flag, eq, value = item.partition("=")
         if flag in OWN_OPTIONS:
-            raise UsageError(f"{flag}: ab sets it (results go to <workdir>/results/<side>); leave it out of the "
-                             "suite options")
+            raise UsageError(f"{flag}: ab sets it (every run starts fresh, its results in <workdir>/results/<side>); "
+                             "leave it out of the suite options")
         if flag == "--seeds":
             if not eq:
                 if not items:

@@ -251,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "ab", help="BASE_REF [HEAD_REF] -- SUITE OPTIONS: the merge base against the head, interleaved, compared",
+        usage="%(prog)s BASE_REF [HEAD_REF] [--workdir DIR] [--suite DIR] [compare options] -- SUITE OPTIONS",
         description="In the current directory's git repository: check out the merge base of BASE_REF and HEAD_REF "
                     "(default HEAD) and HEAD_REF as worktrees, install each side's project once into an environment "
                     "of its own (sharing this one's packages), run the benchmark suite with SUITE OPTIONS one seed "
