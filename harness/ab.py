@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import venv
 from dataclasses import asdict, dataclass, replace

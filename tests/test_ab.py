@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from recipebench import ab, cli, github_comment
+from recipebench import ab, github_comment
 from recipebench.options import UsageError
 from recipebench.store import load_results
 from tests.conftest import subprocess_env
+from tests.test_compare_cli import run_cli
 
 
 def git(repo: Path, *args: str) -> str:
@@ -86,15 +87,6 @@ def test_only_ab_takes_its_suite_options_after_dashes():
     assert ab.split_suite_options(["ab", "main", "--format", "github", "--", "--scale", "smoke", "--", "x"]) == (
         ["ab", "main", "--format", "github"], ["--scale", "smoke", "--", "x"])
     assert ab.split_suite_options(["compare", "a", "--", "b"]) == (["compare", "a", "--", "b"], [])
-
-
-def run_cli(capsys, *args):
-    try:
-        code = cli.main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_outside_a_git_repository_it_says_so(tmp_path, monkeypatch, capsys):

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from recipebench import cli, compare, github_comment, store
+from recipebench import compare, github_comment, store
 from tests.fake_results import make_result
+from tests.test_compare_cli import run_cli
 
 BASE_ERRORS = (0.10, 0.12, 0.11)
 
@@ -23,12 +24,6 @@ def sides(tmp_path):
     base = result_set(tmp_path / "base", {"baseline": BASE_ERRORS, "lr_find_tuned": BASE_ERRORS}, "a" * 40)
     new = result_set(tmp_path / "new", {"baseline": (0.15, 0.18, 0.16), "lr_find_tuned": BASE_ERRORS}, "b" * 40)
     return base, new
-
-
-def run_cli(capsys, *args):
-    code = cli.main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_the_comment_reads_alone_in_its_first_line_and_carries_its_marker(sides, capsys):
