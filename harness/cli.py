@@ -229,8 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "each side's time to a target error rate, and a verdict: better, worse or within noise.")
     p.add_argument("base", type=Path, help="the reference results (e.g. results/baseline/)")
     p.add_argument("new", type=Path, help="the results to judge (e.g. results/new/)")
-    p.add_argument("--format", choices=FORMATS, default="markdown",
-                   help="markdown (a GitHub table to paste into a pull request; default), text or csv")
+    p.add_argument("--format", choices=(*FORMATS, "github"), default="markdown",
+                   help="markdown (a GitHub table to paste into a pull request; default), text, csv, or github "
+                        "(a pull-request comment: a one-line summary, the table, the legend folded, a marker)")
     p.add_argument("--fail-on", action="append", default=[], type=_fail_on, metavar="METRIC:THRESHOLD|failed",
                    help=f"exit 1 when a recipe regresses past this (repeatable), e.g. {examples}; significance "
                         "is required where both sides have two or more seeds. With any of them, a recipe whose "
@@ -249,6 +250,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="compare even across workloads, scales or devices, or with a seed repeated on a side")
     p.set_defaults(func=_cmd_compare)
+    compare_parser = p
+
+    p = sub.add_parser(
+        "ab", help="BASE_REF [HEAD_REF] -- SUITE OPTIONS: the merge base against the head, interleaved, compared",
+        usage="%(prog)s BASE_REF [HEAD_REF] [--workdir DIR] [--suite DIR] [compare options] -- SUITE OPTIONS",
+        description="In the current directory's git repository: check out the merge base of BASE_REF and HEAD_REF "
+                    "(default HEAD) and HEAD_REF as worktrees, install each side's project once into an environment "
+                    "of its own (sharing this one's packages), run the benchmark suite with SUITE OPTIONS one seed "
+                    "at a time, interleaved (base seed 0, head seed 0, base seed 1, ...), then compare head against "
+                    "base (the compare options below; exit 1 past --fail-on). Progress goes to stderr, the "
+                    "comparison to stdout. docs/pr-gate.md says what is installed from each side.")
+    p.add_argument("base_ref", metavar="BASE_REF", help="the branch the pull request goes into (origin/main)")
+    p.add_argument("head_ref", metavar="HEAD_REF", nargs="?", default="HEAD", help="the head (default HEAD)")
+    p.add_argument("--workdir", type=Path, default=Path("recipebench-ab"), metavar="DIR",
+                   help="where the checkouts, environments, logs, results and ab-order.json go (default "
+                        "recipebench-ab; must be new or empty: an earlier run is never touched)")
+    p.add_argument("--suite", type=Path, default=None, metavar="DIR",
+                   help="the benchmark suite's folder, relative to each side's checkout (default: the side's "
+                        "recipes/, else the one beside the recipebench it imports)")
+    for action in compare_parser._actions:  # the compare options, defined once (argparse's parents= does this)
+        if action.option_strings and action.dest != "help":
+            p._add_action(action)
+    p.set_defaults(func=_cmd_ab, suite_options=[])
 
     p = sub.add_parser("matrix", help="RESULTS... --by FIELD: recipes x the values of a recorded field (torch...)",
                        description="A recipe x value table of error_rate and wall time, e.g. "
@@ -346,8 +370,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     comparison = compare.compare(base, new, settings, force=args.force)
     _check_reference(base.results, args.reference)
     target = report.compare_target(comparison, args.reference, args.target_error)
-    print(report.compare_report(comparison, args.format, target))
     failed = compare.violations(comparison, args.fail_on)
+    if args.format == "github":
+        from recipebench import github_comment
+
+        print(github_comment.body(comparison, target, failed, args.fail_on))
+    else:
+        print(report.compare_report(comparison, args.format, target))
     for v in failed:
         print(f"recipebench: regression: {v}", file=sys.stderr)
     return 1 if failed else 0
@@ -388,6 +417,14 @@ def _cmd_seeds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ab(args: argparse.Namespace) -> int:
+    from recipebench import ab
+
+    request = ab.Request(args.base_ref, args.head_ref, args.workdir, tuple(args.suite_options), args.suite)
+    base, head = ab.run(request, say=lambda line: print(f"recipebench ab: {line}", file=sys.stderr, flush=True))
+    return _cmd_compare(argparse.Namespace(**{**vars(args), "base": base, "new": head}))
+
+
 def _cmd_matrix(args: argparse.Namespace) -> int:
     results = _load(args.results, "matrix").results
     print(report.matrix_report(matrix.build(results, args.by, force=args.force), args.format))
@@ -404,7 +441,12 @@ def _quiet_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from recipebench.ab import ABError, split_suite_options
+
+    argv, suite_options = split_suite_options(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    if suite_options:
+        args.suite_options = suite_options
     from recipebench.document import ReportError
     from recipebench.showdata import DataLookError
 
@@ -416,7 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _quiet_stdout()
         return EXIT_BROKEN_PIPE
     except (PluginError, ResultsError, compare.CompareError, matrix.FieldError, UsageError, TargetError,
-            ReportError, DataLookError) as exc:
+            ReportError, DataLookError, ABError) as exc:
         print(f"recipebench {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
