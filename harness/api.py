@@ -156,6 +156,10 @@ class WorkloadRequest:
     labels: LabelFolder | None = None  # --labels: without a regex, which folder is the class (None: the workload's)
     split: str = "auto"  # --split: auto | random | folders | folders:VALID (see recipebench.checks)
     drop_small_classes: bool = False  # --drop-small-classes: leave out classes too small to train, not stop
+    #: ``progress(done, total, what)``: call it while making data (generating, converting, downloading) so the
+    #: person waiting sees it working and how long is left (``what``: the unit, e.g. "images"); None: nobody
+    #: watches. Weight sources that train (a pretrained body) take one too (:func:`pretrained_body`).
+    progress: Callable[[int, int, str], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

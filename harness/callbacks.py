@@ -206,6 +206,23 @@ class SkipValidation(Callback):
         raise CancelValidException()
 
 
+class BatchProgress(Callback):
+    """Tell ``progress(done, total, what)`` after every training batch of a fit (set-up work such as
+    pretraining a body, where nobody else reports until the fit ends)."""
+
+    order = 90
+
+    def __init__(self, progress) -> None:
+        self.progress = progress
+
+    def after_batch(self):
+        if not self.training:
+            return
+        n_iter = self.n_iter or 1
+        done = self.epoch * n_iter + self.iter + 1
+        self.progress(done, self.n_epoch * n_iter, f"epoch {self.epoch + 1}/{self.n_epoch} · batches")
+
+
 def harness_callbacks(log: RunLog) -> list[Callback]:
     """The callbacks that fill ``log`` during every fit of a run."""
     return [EpochMeter(log), DtypeProbe(log), DivergenceGuard(log)]

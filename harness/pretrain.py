@@ -14,7 +14,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from recipebench import data as data_mod
 from recipebench.api import Arch, PreparedData, Scale, WeightsFile
@@ -47,8 +47,10 @@ class PretrainSettings:
 
 
 def pretrained_body(arch: Arch, source: PreparedData, settings: PretrainSettings, cache_dir: Path, device,
-                    label: str, extra_key: Mapping[str, Any]) -> WeightsFile:
-    """The cached body weights for ``arch`` pretrained on ``source``; trains them on first use."""
+                    label: str, extra_key: Mapping[str, Any],
+                    progress: Callable[[int, int, str], None] | None = None) -> WeightsFile:
+    """The cached body weights for ``arch`` pretrained on ``source``; trains them on first use, telling
+    ``progress(done, total, what)`` after each batch (``what``: "epoch k/n, batches")."""
     v = versions()
     settings = settings.for_arch(arch.name)
     key_params = {
@@ -61,18 +63,18 @@ def pretrained_body(arch: Arch, source: PreparedData, settings: PretrainSettings
     path = Path(cache_dir) / "weights" / f"{label}-{arch.name}-{key}.pth"
     meta_path = path.with_suffix(".json")
     if not (path.exists() and meta_path.exists()):
-        meta = _train(arch, source, settings, device, path, key_params)
+        meta = _train(arch, source, settings, device, path, key_params, progress)
         atomic_write(meta_path, json.dumps(meta, indent=2))
     meta = json.loads(meta_path.read_text())
     return WeightsFile(source=label, path=path, sha256=sha256_file(path), detail=meta)
 
 
 def _train(arch: Arch, source: PreparedData, settings: PretrainSettings, device, path: Path,
-           key_params: Mapping[str, Any]) -> dict[str, Any]:
+           key_params: Mapping[str, Any], progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
     import torch
     from fastai.torch_core import set_seed
 
-    from recipebench.callbacks import SkipValidation
+    from recipebench.callbacks import BatchProgress, SkipValidation
 
     set_seed(settings.seed, reproducible=True)
     scale = Scale("pretrain", settings.presize, settings.image_size, settings.batch_size, arch.name, arch.name,
@@ -82,7 +84,8 @@ def _train(arch: Arch, source: PreparedData, settings: PretrainSettings, device,
         learn = build_learner(dls, arch, weights=None, precision="fp32", device=device, path=Path(tmp), normalize=True)
         t0 = time.perf_counter()
         with learn.no_bar(), learn.no_logging():
-            learn.fit_one_cycle(settings.epochs, settings.lr_max, cbs=SkipValidation())  # validated once, below
+            cbs = [SkipValidation()] + ([BatchProgress(progress)] if progress is not None else [])
+            learn.fit_one_cycle(settings.epochs, settings.lr_max, cbs=cbs)  # validated once, below
             wall_s = time.perf_counter() - t0
             valid_loss, err = learn.validate()
     state = body_state_dict(learn.model[0], arch.build(), arch)

@@ -209,6 +209,7 @@ class PytestTerminal:
             yield
 
     def lines(self, texts: Sequence[str]) -> None:
+        self.close()  # a line updating in place stays as it is; these go below it
         with self._uncaptured():
             for text in texts:
                 self.reporter.write_line(text)
@@ -237,3 +238,68 @@ class PytestTerminal:
             with self._uncaptured():
                 self.live.stop()
             self.live = None
+
+
+
+class SetupProgress:
+    """What happens before the first case, shown as it happens: the set-up's plan, then each stage (the
+    workload's data, each architecture's weights, the warm-up) as a line when it starts, progress lines
+    while it works (at most every ``every_s`` seconds, each with the stage's time left), and a line with
+    its seconds when it ends; at the end :meth:`summary_line`, where the set-up's time went.
+
+    ``write(text, final)`` as for :class:`LiveProgress` (in a terminal one line updated in place, a plain
+    line each time in logs); ``clock`` is injectable for tests."""
+
+    def __init__(self, write: Callable[[str, bool], None], clock: Callable[[], float] = time.perf_counter,
+                 every_s: float = 5.0) -> None:
+        self.write, self.clock, self.every_s = write, clock, every_s
+        self.seconds: dict[str, float] = {}  # stage -> seconds it took, in order
+        self._stage: str | None = None
+        self._stage_started = 0.0
+        self._last_line = 0.0
+        self._last_step: tuple[int, int, str] | None = None  # the stage's latest (done, total, what)
+
+    def plan_line(self, stages: Sequence[str], cases: int) -> str:
+        return (f"recipebench: set-up before the first of {cases} case(s): {', '.join(stages)}; "
+                "each stage says what it finds cached and what it makes")
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        self._stage, self._stage_started, self._last_step = name, self.clock(), None
+        self._last_line = self._stage_started
+        self.write(f"set-up · {name} …", False)
+        try:
+            yield
+        finally:
+            took = self.clock() - self._stage_started
+            self.seconds[name] = took
+            made = f" ({self._last_step[1]} {self._last_step[2].rsplit(' · ', 1)[-1]})" if self._last_step else ""
+            self.write(f"set-up · {name} · done in {took:.1f} s{made}", True)
+            self._stage = None
+
+    def note(self, text: str) -> None:
+        """A line about the stage now running (what it found cached, what it is about to make)."""
+        if self._stage is not None:
+            self._last_line = self.clock()
+            self.write(f"set-up · {self._stage} · {text}", False)
+
+    def step(self, done: int, total: int, what: str) -> None:
+        """``done`` of ``total`` units of the stage's work, shown at most every ``every_s`` seconds; ``what``
+        is the unit counted, after an optional context and " · " ("images generated", "epoch 2/5 · batches").
+        Workload plugins get this as :attr:`recipebench.api.WorkloadRequest.progress`."""
+        if self._stage is None:
+            return
+        self._last_step = (done, total, what)
+        now = self.clock()
+        if now - self._last_line < self.every_s:
+            return
+        self._last_line = now
+        spent = now - self._stage_started
+        left = spent / done * (total - done) if done > 0 else None
+        self.write(f"set-up · {self._stage} · {what} {done}/{total} · {duration(spent)} elapsed, "
+                   f"~{duration(left)} left", False)
+
+    def summary_line(self) -> str:
+        total = sum(self.seconds.values())
+        parts = ", ".join(f"{name} {s:.1f} s" for name, s in self.seconds.items())
+        return f"recipebench: set-up took {duration(total)} ({parts})"

@@ -94,8 +94,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     bench.skipped = [SkippedCase(*case, reason) for case, reason in skips.items()]
     to_run = [case for case in items if case not in skips]
     executor = config.stash[EXECUTOR_KEY]
+    setup = _setup_progress(config, bench, to_run, executor.trains_here) if config.get_verbosity() >= 0 else None
     try:
-        bench.check_setup([name for name, _ in to_run], warm_up_here=executor.trains_here)
+        bench.check_setup([name for name, _ in to_run], warm_up_here=executor.trains_here, setup=setup)
+        if setup is not None and setup.seconds:
+            config.stash[TERMINAL_KEY].lines([setup.summary_line()])
         if bench.options.resume:
             resumed = bench.resume(to_run)
             skips.update(resumed)
@@ -126,12 +129,34 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         bench.record(result)
 
 
-def _start_progress(config: pytest.Config, bench: BenchSession, to_run, skips) -> None:
-    from recipebench.progress import LiveProgress, PytestTerminal
+def _terminal(config: pytest.Config):
+    """The session's live terminal (made on first use)."""
+    from recipebench.progress import PytestTerminal
 
-    terminal = PytestTerminal(config)
+    if TERMINAL_KEY not in config.stash:
+        config.stash[TERMINAL_KEY] = PytestTerminal(config)
+    return config.stash[TERMINAL_KEY]
+
+
+def _setup_progress(config: pytest.Config, bench: BenchSession, to_run, warm_up_here: bool):
+    """The set-up's display: its plan line now, then each stage as :meth:`BenchSession.check_setup` runs it."""
+    from recipebench.progress import SetupProgress
+
+    names = [name for name, _ in to_run]
+    stages = [name for name, _do in bench.setup_stages(names, warm_up_here)]
+    if not stages:
+        return None
+    terminal = _terminal(config)
+    setup = SetupProgress(terminal)
+    terminal.lines([setup.plan_line(stages, len(to_run))])
+    return setup
+
+
+def _start_progress(config: pytest.Config, bench: BenchSession, to_run, skips) -> None:
+    from recipebench.progress import LiveProgress
+
+    terminal = _terminal(config)
     bench.progress = LiveProgress(bench.suite_clock(to_run), terminal)
-    config.stash[TERMINAL_KEY] = terminal
     said = [f"{name} seed {seed}: {reason}" for (name, seed), reason in skips.items()]
     terminal.lines(bench.progress.plan_lines(f"{bench.device_label()}, {bench.scale.name} scale", said))
 
@@ -146,6 +171,9 @@ def _terminal_line(config: pytest.Config):
     """Write a line to the terminal now, even while pytest captures output (at the end of collection, in a
     test's setup): capture is suspended for it."""
     def say(line: str) -> None:
+        if TERMINAL_KEY in config.stash:  # the live display is up: its line ends first, then this one
+            config.stash[TERMINAL_KEY].lines([f"recipebench: {line}"])
+            return
         capture = config.pluginmanager.getplugin("capturemanager")
         reporter = config.pluginmanager.getplugin("terminalreporter")
         if reporter is None:  # pragma: no cover - pytest run with -p no:terminal

@@ -4,6 +4,7 @@ Used by the pytest plugin (:mod:`recipebench.pytest_plugin`); everything here is
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -149,13 +150,14 @@ class BenchSession:
             self._dir = store.session_dir(Path(self.options.results_dir), self.session_id)
         return self._dir
 
-    def data(self) -> PreparedData:
-        """The workload's data, made ready once per session."""
+    def data(self, progress: Callable[[int, int, str], None] | None = None) -> PreparedData:
+        """The workload's data, made ready once per session (``progress``: told how the making goes, and
+        how the pretraining of the workload's own weights goes later)."""
         if self._data is None:
             o = self.options
             request = WorkloadRequest(scale=self.scale, cache_dir=self.cache_dir, device=self.device,
                                       data_dir=o.data_dir, label_re=o.label_re, labels=o.labels, split=o.split,
-                                      drop_small_classes=o.drop_small_classes)
+                                      drop_small_classes=o.drop_small_classes, progress=progress)
             try:
                 self._data = self.workload.prepare(request)
             except (OSError, ValueError, RuntimeError) as exc:
@@ -244,21 +246,37 @@ class BenchSession:
         batches = max(train // self.scale.batch_size, 1)
         return SuiteClock(planned, lr_find_epochs=min((self.scale.lr_find_num_it or 100) / batches, 20.0))
 
-    def check_setup(self, recipe_names, warm_up_here: bool = True) -> None:
+    def setup_stages(self, recipe_names, warm_up_here: bool = True, setup=None) -> list[tuple[str, Callable[[], Any]]]:
+        """What :meth:`check_setup` still has to do, as (name, do) stages in order: the workload's data,
+        each needed architecture's weights, the warm-up (``setup``: told each stage's progress)."""
+        step = setup.step if setup is not None else None
+        archs = {}
+        for name in dict.fromkeys(recipe_names):
+            recipe = self.registry.recipe(name)
+            archs.setdefault(self.arch_for(recipe).name, (self.arch_for(recipe), set()))[1].add(recipe.precision)
+        stages: list[tuple[str, Callable[[], Any]]] = []
+        if self._data is None:
+            stages.append((f"workload {self.workload.name} ({self.scale.name})", lambda: self.data(progress=step)))
+        for name, (arch, _) in archs.items():
+            if name not in self._weights:
+                stages.append((f"weights for {name}", lambda arch=arch: self.weights_for(arch)))
+        if self.warm_up_s is None and warm_up_here:  # untimed, before the first case: one pass per arch and precision
+            jobs = [(arch.build, precision) for arch, precisions in archs.values() for precision in sorted(precisions)]
+
+            def warm() -> None:
+                self.warm_up_s = warm_up(self.device, jobs, self.scale.batch_size, self.scale.image_size)
+            stages.append(("warm-up", warm))
+        return stages
+
+    def check_setup(self, recipe_names, warm_up_here: bool = True, setup=None) -> None:
         """Make the data and every needed architecture's weights ready now, before anything trains, so
         that a problem with them ends the session at once with a message (:class:`SetupError`,
         :class:`UsageError`) instead of in the middle of the suite. ``warm_up_here``: False where the
-        cases train elsewhere (each remote worker warms up before its case)."""
-        self.data()
-        jobs = {}
-        for name in dict.fromkeys(recipe_names):
-            recipe = self.registry.recipe(name)
-            arch = self.arch_for(recipe)
-            self.weights_for(arch)
-            jobs[(arch.name, recipe.precision)] = arch.build
-        if self.warm_up_s is None and warm_up_here:  # untimed, before the first case: one pass per arch and precision
-            self.warm_up_s = warm_up(self.device, [(build, precision) for (_, precision), build in jobs.items()],
-                                     self.scale.batch_size, self.scale.image_size)
+        cases train elsewhere (each remote worker warms up before its case). ``setup``: a
+        :class:`recipebench.progress.SetupProgress` that shows each stage of :meth:`setup_stages`."""
+        for name, do in self.setup_stages(recipe_names, warm_up_here, setup):
+            with setup.stage(name) if setup is not None else contextlib.nullcontext():
+                do()
 
     def _resolve_weights(self, arch: Arch) -> WeightsFile | None:
         weights = self._find_weights(arch)

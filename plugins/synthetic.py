@@ -77,19 +77,23 @@ SIZES = MappingProxyType({
 })
 
 
-def _generate(root: Path, size: SyntheticSize) -> None:
+def _generate(root: Path, size: SyntheticSize, progress=None) -> None:
     target, source = make_classes(size.classes, size.confusable_pairs, size.source_classes, DATA_SEED,
                                   source_pairs=size.source_pairs)
-    write_images(root / "images", target, size.per_class, size.image, DATA_SEED)
-    write_images(root / "source", source, size.source_per_class, size.image, DATA_SEED + 1)
+    n_target = size.classes * size.per_class
+    n_all = n_target + size.source_classes * size.source_per_class
+    write_images(root / "images", target, size.per_class, size.image, DATA_SEED,
+                 progress and (lambda done, _total, what: progress(done, n_all, what)), "images generated")
+    write_images(root / "source", source, size.source_per_class, size.image, DATA_SEED + 1,
+                 progress and (lambda done, _total, what: progress(n_target + done, n_all, what)), "images generated")
     (root / "classes.json").write_text(json.dumps(
         {"target": [asdict(c) for c in target], "source": [asdict(c) for c in source],
          "generator_version": GENERATOR_VERSION, "seed": DATA_SEED}, indent=1))
 
 
-def _pretrain(arch: Arch, source: PreparedData, size: SyntheticSize, cache_dir: Path, device):
+def _pretrain(arch: Arch, source: PreparedData, size: SyntheticSize, cache_dir: Path, device, progress=None):
     return pretrained_body(arch, source, size.pretrain, cache_dir, device, label=WEIGHTS_LABEL,
-                           extra_key={"generator_version": GENERATOR_VERSION})
+                           extra_key={"generator_version": GENERATOR_VERSION}, progress=progress)
 
 
 def prepare(request: WorkloadRequest) -> PreparedData:
@@ -98,14 +102,14 @@ def prepare(request: WorkloadRequest) -> PreparedData:
     size = SIZES[request.scale.name]
     params = {"generator_version": GENERATOR_VERSION, "seed": DATA_SEED, "size": asdict(size)}
     root = cached_dir(Path(request.cache_dir) / "synthetic", request.scale.name, params,
-                      lambda tmp: _generate(tmp, size))
+                      lambda tmp: _generate(tmp, size, request.progress))
     source = folder_data(root / "source", PETS_LABEL_RE,
                          f"{size.source_classes} generated source classes for pretraining")
     return folder_data(
         root / "images", PETS_LABEL_RE,
         f"{size.classes} generated classes x {size.per_class} images ({size.confusable_pairs} confusable pairs)",
         weight_sources={WEIGHTS_LABEL: partial(_pretrain, source=source, size=size, cache_dir=request.cache_dir,
-                                               device=request.device)},
+                                               device=request.device, progress=request.progress)},
         default_weights=WEIGHTS_LABEL,
     )
 

@@ -12,6 +12,7 @@ import colorsys
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -246,12 +247,16 @@ def render(spec: ClassSpec, size: ImageSpec, seed: int, class_index: int, index:
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
 
 
-def write_images(folder: Path, classes: list[ClassSpec], per_class: int, size: ImageSpec, seed: int) -> int:
-    """Write ``per_class`` images of each class as ``folder/<class>_<n>.jpg`` (the Pets layout)."""
+def write_images(folder: Path, classes: list[ClassSpec], per_class: int, size: ImageSpec, seed: int,
+                 progress: Callable[[int, int, str], None] | None = None, what: str = "images") -> int:
+    """Write ``per_class`` images of each class as ``folder/<class>_<n>.jpg`` (the Pets layout);
+    ``progress(done, total, what)`` after each image."""
     folder.mkdir(parents=True, exist_ok=True)
-    n = 0
+    n, total = 0, len(classes) * per_class
     for ci, spec in enumerate(classes):
         for i in range(per_class):
             render(spec, size, seed, ci, i).save(folder / f"{spec.name}_{i + 1}.jpg", quality=90)
             n += 1
+            if progress is not None:
+                progress(n, total, what)
     return n
