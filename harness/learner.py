@@ -104,7 +104,7 @@ def why_unloadable(path: Path, exc: Exception) -> str:
     first = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()[0] if str(exc).strip() else ""
     first = first.split(". ", 1)[0].rstrip(".")
     return (f"is truncated or corrupt ({size:,} bytes; torch.load: {type(exc).__name__}"
-            + (f": {first}" if first else "") + "): copy or download it again")
+            + (f": {first}" if first else "") + ")")
 
 
 def body_state_dict(body, model_template, arch: Arch) -> dict:
