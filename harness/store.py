@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterable
 
 from recipebench.files import atomic_write
-from recipebench.results import SCHEMA_VERSION, RunResult, upgrade, validate
+from recipebench.results import SCHEMA_VERSION, NewerSchemaError, RunResult, upgrade, validate
 
 EXTRA_INFO_KEY = "recipebench"
 
@@ -86,9 +86,15 @@ def from_document(doc: dict, origin: str) -> RunResult:
         doc = upgrade(doc)  # older schema versions are read, never refused
         validate(doc)
         return RunResult.from_dict(doc)
+    except NewerSchemaError as exc:
+        raise NewerResultError(f"{origin}: {exc}") from None
     except Exception as exc:
         msg = getattr(exc, "message", str(exc))
         raise ResultsError(f"{origin}: not a valid recipebench result (schema {SCHEMA_VERSION}): {msg}") from None
+
+
+class NewerResultError(ResultsError):
+    """A result written by a newer recipebench (a newer schema version): named, with what to do."""
 
 
 class NotResults(ResultsError):
