@@ -1,8 +1,9 @@
 """Before the DataBlock (the data stage): every image file checked once, so a dataset that fights back is
 dealt with before training instead of crashing it half-way.
 
-* Unreadable files (zero bytes, truncated, not an image at all) are left out, with a warning that
-  names them; results list them in ``skipped_files``.
+* Unreadable files (zero bytes, truncated, not an image at all) and images past Pillow's
+  decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, never decoded) are left out, with a warning
+  that names them; results list them in ``skipped_files``.
 * Readable odd ones (PNG or GIF content named ``.jpg``, grayscale, CMYK, RGBA, palette) are
   converted to RGB copies in the cache -- the user's folder is never written to -- and kept;
   results list them in ``converted_files``. fastai then reads a folder of links to the original
@@ -46,7 +47,7 @@ from recipebench.data import (
 )
 
 #: Bump when what the scan decides, or how it converts, changes: old cache entries are then ignored.
-CHECK_VERSION = 1
+CHECK_VERSION = 2  # 2: images past Pillow's decompression-bomb limit are left out
 #: File names shown in one message before "... (N in all)".
 NAMED = 8
 #: What each file name extension promises (PIL format names); MPO is a multi-picture JPEG.
@@ -67,6 +68,8 @@ MIN_CLASS_IMAGES = 5
 REPORTED_CLASSES = 30
 
 Verdict = Literal["ok", "convert", "skip"]
+#: The pixel count in Pillow's decompression-bomb message ("Image size (N pixels) exceeds limit of ...").
+_PIXELS = re.compile(r"\((\d+) pixels\)")
 
 
 class DataError(ValueError):
@@ -108,9 +111,17 @@ def inspect_image(path: Path) -> tuple[Verdict, str]:
     if path.stat().st_size == 0:
         return "skip", "empty (0 bytes)"
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():  # past MAX_IMAGE_PIXELS Pillow only warns: left out here, as past twice it
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             fmt, mode = im.format, im.mode
             im.load()  # decodes every byte: truncated data fails here, not in a DataLoader worker
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        found = _PIXELS.search(str(exc))
+        pixels = f"{int(found.group(1)):,} pixels > " if found else ""
+        return "skip", (f"past Pillow's decompression-bomb limit ({pixels}PIL.Image.MAX_IMAGE_PIXELS = "
+                        f"{Image.MAX_IMAGE_PIXELS:,}): not decoded")
     except UnidentifiedImageError:
         return "skip", "not an image (PIL cannot identify it)"
     except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError...
