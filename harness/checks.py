@@ -337,9 +337,11 @@ def class_report(data: PreparedData, limit: int = REPORTED_CLASSES) -> list[str]
     counts = sorted(data.class_counts.items(), key=lambda kv: (sum(kv[1]), kv[0]))
     if not counts:
         return lines
+    from rich.cells import cell_len  # columns on a terminal: 猫 takes two, a combining accent none
+
     shown = counts if len(counts) <= limit else counts[:limit]
-    width = max(len(c) for c, _ in shown)
-    lines += [f"  {c:<{width}}  {t + v:>6} ({t} train, {v} valid)" for c, (t, v) in shown]
+    width = max(cell_len(c) for c, _ in shown)
+    lines += [f"  {c}{' ' * (width - cell_len(c))}  {t + v:>6} ({t} train, {v} valid)" for c, (t, v) in shown]
     rest = counts[len(shown):]
     if rest:
         sizes = [t + v for _, (t, v) in rest]

@@ -340,6 +340,9 @@ def _quiet_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # an ASCII-only terminal or log: escape what it cannot show (Δ, ×, 猫)
+        if hasattr(stream, "reconfigure") and stream.encoding and stream.encoding.lower().replace("-", "") != "utf8":
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     from recipebench.document import ReportError
     from recipebench.showdata import DataLookError

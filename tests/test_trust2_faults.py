@@ -262,10 +262,13 @@ def test_class_folders_with_spaces_and_other_scripts_train_and_are_shown_as_they
     for name in CLASSES:
         assert f"recipebench:   {name} " in proc.stdout
     (path,) = out.rglob("baseline-seed0.json")
-    doc = json.loads(path.read_bytes().decode("utf-8"))
+    text = path.read_bytes().decode("utf-8")
+    doc = json.loads(text)
     assert doc["status"] == "ok" and doc["n_classes"] == 3
     named = {n for p in doc["most_confused"] for n in (p["actual"], p["predicted"])}
     assert named <= set(CLASSES)
+    for a_name in named:  # UTF-8 JSON: the names as they are, not \u escapes
+        assert f'"{a_name}"' in text
     summary = (path.parent / "summary.md").read_text(encoding="utf-8")
     for a_name in named:
         assert a_name in summary
@@ -275,3 +278,13 @@ def test_class_folders_with_spaces_and_other_scripts_train_and_are_shown_as_they
     shown = table.stdout.decode("utf-8")
     for a_name in named:
         assert a_name in shown
+    # a terminal or CI log that takes ASCII only (LC_ALL=C with Python's UTF-8 mode off, or PYTHONIOENCODING):
+    # the documents still read as UTF-8, and what cannot be shown is escaped, never a UnicodeEncodeError
+    ascii_only = {**subprocess_env(cache_dir), "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
+    ascii_only.pop("PYTHONIOENCODING", None)
+    table = subprocess.run([sys.executable, "-m", "recipebench", "table", str(out)], capture_output=True,
+                           timeout=300, env=ascii_only)
+    assert table.returncode == 0, table.stderr.decode("utf-8", "replace")
+    shown = table.stdout.decode("ascii")
+    for a_name in named:
+        assert a_name.encode("ascii", "backslashreplace").decode() in shown
