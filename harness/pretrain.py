@@ -70,7 +70,8 @@ def pretrained_body(arch: Arch, source: PreparedData, settings: PretrainSettings
         meta = _train(arch, source, settings, device, path, key_params)
         meta["sha256"] = sha256_file(path)
         atomic_write(meta_path, json.dumps(meta, indent=2))
-    return WeightsFile(source=label, path=path, sha256=meta["sha256"], detail=meta)
+    detail = {k: v for k, v in meta.items() if k != "sha256"}  # the checksum is the WeightsFile's own field
+    return WeightsFile(source=label, path=path, sha256=meta["sha256"], detail=detail)
 
 
 def _cached(path: Path, meta_path: Path) -> tuple[dict[str, Any] | None, str | None]:
