@@ -8,8 +8,8 @@ dealt with before training instead of crashing it half-way.
   converted to RGB copies in the cache -- the user's folder is never written to -- and kept;
   results list them in ``converted_files``. fastai then reads a folder of links to the original
   files plus the converted copies, under the same relative names, so labels and split are unchanged.
-* File names the labeller cannot parse, an empty folder or a single class stop the run with a
-  :class:`DataError` that names the files, the regex and the fix.
+* File names the labeller cannot parse or that are not valid UTF-8, an empty folder or a single class
+  stop the run with a :class:`DataError` that names the files, the regex and the fix.
 * Classes: without a regex, an image's class is its top-level folder (``DIR/<class>/...`` at any
   depth, torchvision's ``ImageFolder``) or, asked for, its parent folder (fastai's ``parent_label``).
 * Split: a folder that comes split (``DIR/train/<class>/...`` and ``DIR/valid/`` or ``DIR/val/``)
@@ -379,6 +379,7 @@ def checked_data(folder: Path, label_re: str | None, cache_dir: Path, what: str,
         raise DataError(f"no image files (.jpg, .png, ...) in {folder} or its sub-folders; point --data-dir at "
                         "the folder that holds the images (for Pets: the 'images' folder)")
     names = relative_names(folder, files)
+    _utf8_names(folder, names)
     stats = [os.stat(p) for p in files]  # one pass for the fingerprint and the scan's cache key
     folders, given = find_folders(folder, names, split)
     pool = names if folders is None else [n for n in names if _top(n) in (folders.train, folders.valid)]
@@ -423,6 +424,25 @@ def checked_data(folder: Path, label_re: str | None, cache_dir: Path, what: str,
                         description=description, label_folder=label_folder, folders=folders,
                         split="folders" if given else "random", items=tuple(kept), class_counts=counts,
                         dropped_classes=tuple(dropped), **kw)
+
+
+def _encodes(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _utf8_names(folder: Path, names: Sequence[str]) -> None:
+    """Raise :class:`DataError` naming the file names that are not valid UTF-8 (Python holds their bytes as
+    surrogates): no label, document or terminal line could show them truthfully."""
+    bad = [n for n in names if not _encodes(n)]
+    if bad:
+        shown = [repr(os.fsencode(n))[2:-1] for n in bad]  # Caf\xe9 noir/1.jpg: the bytes as they are
+        raise DataError(f"{len(bad)} file name(s) in {folder} are not valid UTF-8 (an old archive's or another "
+                        f"system's encoding): {listing(shown)}. Rename them to UTF-8 (for Latin-1 names: "
+                        f"convmv -f latin1 -t utf8 -r --notest {folder}), or move them out")
 
 
 def _two_classes(folder: Path, classes: set[str], label_re: str | None, after_dropping: Sequence[str] = ()) -> None:

@@ -290,3 +290,21 @@ def test_class_folders_with_spaces_and_other_scripts_train_and_are_shown_as_they
     shown = table.stdout.decode("ascii")
     for a_name in named:
         assert a_name.encode("ascii", "backslashreplace").decode() in shown
+
+
+def test_file_names_that_are_not_utf8_stop_the_run_naming_them(tmp_path):
+    import os
+
+    from recipebench.checks import DataError
+
+    root = class_folders(tmp_path / "mine", {"Dogs": 12, "chat noir": 12})
+    latin1 = os.fsencode(root) + b"/Caf\xe9 noir"  # as an old zip or another system's encoding leaves it
+    try:
+        os.rename(os.fsencode(root / "chat noir"), latin1)
+    except OSError as exc:  # pragma: no cover - a file system that holds only UTF-8 names
+        pytest.skip(f"this file system refuses a name that is not UTF-8 ({exc})")
+    with pytest.raises(DataError) as info:
+        checked_data(root, None, tmp_path / "cache", "test folder")
+    message = str(info.value)
+    assert "12 file name(s)" in message and "not valid UTF-8" in message and "Caf\\xe9 noir/" in message
+    message.encode("utf-8")  # the message itself can be printed and logged
