@@ -199,7 +199,7 @@ class BenchSession:
                     (result,) = store.load_results([path])
                 except store.NewerResultError as exc:  # not this recipebench's to judge: said, not silently redone
                     if self.say is not None:
-                        self.say(f"--resume cannot read {exc} (a case it holds trains again)")
+                        self.say(f"--resume cannot read {exc}; no case is taken from it")
                     continue
                 except (store.ResultsError, ValueError):
                     continue  # not a result of ours (or broken): not a finished case
