@@ -1,14 +1,15 @@
 """Before the DataBlock (the data stage): every image file checked once, so a dataset that fights back is
 dealt with before training instead of crashing it half-way.
 
-* Unreadable files (zero bytes, truncated, not an image at all) are left out, with a warning that
-  names them; results list them in ``skipped_files``.
+* Unreadable files (zero bytes, truncated, not an image at all) and images past Pillow's
+  decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, never decoded) are left out, with a warning
+  that names them; results list them in ``skipped_files``.
 * Readable odd ones (PNG or GIF content named ``.jpg``, grayscale, CMYK, RGBA, palette) are
   converted to RGB copies in the cache -- the user's folder is never written to -- and kept;
   results list them in ``converted_files``. fastai then reads a folder of links to the original
   files plus the converted copies, under the same relative names, so labels and split are unchanged.
-* File names the labeller cannot parse, an empty folder or a single class stop the run with a
-  :class:`DataError` that names the files, the regex and the fix.
+* File names the labeller cannot parse or that are not valid UTF-8, an empty folder or a single class
+  stop the run with a :class:`DataError` that names the files, the regex and the fix.
 * Classes: without a regex, an image's class is its top-level folder (``DIR/<class>/...`` at any
   depth, torchvision's ``ImageFolder``) or, asked for, its parent folder (fastai's ``parent_label``).
 * Split: a folder that comes split (``DIR/train/<class>/...`` and ``DIR/valid/`` or ``DIR/val/``)
@@ -46,7 +47,7 @@ from recipebench.data import (
 )
 
 #: Bump when what the scan decides, or how it converts, changes: old cache entries are then ignored.
-CHECK_VERSION = 1
+CHECK_VERSION = 2  # 2: images past Pillow's decompression-bomb limit are left out
 #: File names shown in one message before "... (N in all)".
 NAMED = 8
 #: What each file name extension promises (PIL format names); MPO is a multi-picture JPEG.
@@ -67,6 +68,8 @@ MIN_CLASS_IMAGES = 5
 REPORTED_CLASSES = 30
 
 Verdict = Literal["ok", "convert", "skip"]
+#: The pixel count in Pillow's decompression-bomb message ("Image size (N pixels) exceeds limit of ...").
+_PIXELS = re.compile(r"\((\d+) pixels\)")
 
 
 class DataError(ValueError):
@@ -108,9 +111,17 @@ def inspect_image(path: Path) -> tuple[Verdict, str]:
     if path.stat().st_size == 0:
         return "skip", "empty (0 bytes)"
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():  # past MAX_IMAGE_PIXELS Pillow only warns: left out here, as past twice it
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             fmt, mode = im.format, im.mode
             im.load()  # decodes every byte: truncated data fails here, not in a DataLoader worker
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        found = _PIXELS.search(str(exc))
+        pixels = f"{int(found.group(1)):,} pixels > " if found else ""
+        return "skip", (f"past Pillow's decompression-bomb limit ({pixels}PIL.Image.MAX_IMAGE_PIXELS = "
+                        f"{Image.MAX_IMAGE_PIXELS:,}): not decoded")
     except UnidentifiedImageError:
         return "skip", "not an image (PIL cannot identify it)"
     except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError...
@@ -326,9 +337,11 @@ def class_report(data: PreparedData, limit: int = REPORTED_CLASSES) -> list[str]
     counts = sorted(data.class_counts.items(), key=lambda kv: (sum(kv[1]), kv[0]))
     if not counts:
         return lines
+    from rich.cells import cell_len  # columns on a terminal: 猫 takes two, a combining accent none
+
     shown = counts if len(counts) <= limit else counts[:limit]
-    width = max(len(c) for c, _ in shown)
-    lines += [f"  {c:<{width}}  {t + v:>6} ({t} train, {v} valid)" for c, (t, v) in shown]
+    width = max(cell_len(c) for c, _ in shown)
+    lines += [f"  {c}{' ' * (width - cell_len(c))}  {t + v:>6} ({t} train, {v} valid)" for c, (t, v) in shown]
     rest = counts[len(shown):]
     if rest:
         sizes = [t + v for _, (t, v) in rest]
@@ -366,6 +379,7 @@ def checked_data(folder: Path, label_re: str | None, cache_dir: Path, what: str,
         raise DataError(f"no image files (.jpg, .png, ...) in {folder} or its sub-folders; point --data-dir at "
                         "the folder that holds the images (for Pets: the 'images' folder)")
     names = relative_names(folder, files)
+    _utf8_names(folder, names)
     stats = [os.stat(p) for p in files]  # one pass for the fingerprint and the scan's cache key
     folders, given = find_folders(folder, names, split)
     pool = names if folders is None else [n for n in names if _top(n) in (folders.train, folders.valid)]
@@ -410,6 +424,25 @@ def checked_data(folder: Path, label_re: str | None, cache_dir: Path, what: str,
                         description=description, label_folder=label_folder, folders=folders,
                         split="folders" if given else "random", items=tuple(kept), class_counts=counts,
                         dropped_classes=tuple(dropped), **kw)
+
+
+def _encodes(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _utf8_names(folder: Path, names: Sequence[str]) -> None:
+    """Raise :class:`DataError` naming the file names that are not valid UTF-8 (Python holds their bytes as
+    surrogates): no label, document or terminal line could show them truthfully."""
+    bad = [n for n in names if not _encodes(n)]
+    if bad:
+        shown = [repr(os.fsencode(n))[2:-1] for n in bad]  # Caf\xe9 noir/1.jpg: the bytes as they are
+        raise DataError(f"{len(bad)} file name(s) in {folder} are not valid UTF-8 (an old archive's or another "
+                        f"system's encoding): {listing(shown)}. Rename them to UTF-8 (for Latin-1 names: "
+                        f"convmv -f latin1 -t utf8 -r --notest {folder}), or move them out")
 
 
 def _two_classes(folder: Path, classes: set[str], label_re: str | None, after_dropping: Sequence[str] = ()) -> None:

@@ -441,6 +441,10 @@ def _quiet_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # an ASCII-only terminal or log: escape what it cannot show (Δ, ×, 猫)
+        if hasattr(stream, "reconfigure") and stream.encoding and stream.encoding.lower().replace("-", "") != "utf8":
+            stream.reconfigure(errors="backslashreplace")
+
     from recipebench.ab import ABError, split_suite_options
 
     argv, suite_options = split_suite_options(sys.argv[1:] if argv is None else argv)

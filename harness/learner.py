@@ -8,6 +8,7 @@ drops its ``cut=`` argument for torchvision architectures. The steps are fastai'
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Mapping
 
@@ -70,12 +71,40 @@ def read_state_dict(path: Path) -> dict:
     except FileNotFoundError:
         raise WeightsError(f"weights file {path} does not exist") from None
     except Exception as exc:
-        raise WeightsError(f"weights file {path} is not a loadable state dict: {type(exc).__name__}: {exc}") from exc
+        raise WeightsError(f"weights file {path} {why_unloadable(path, exc)}") from None
     if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
         state = state["state_dict"]
     if not isinstance(state, Mapping):
         raise WeightsError(f"weights file {path} holds a {type(state).__name__}, not a state dict")
     return dict(state)
+
+
+#: How a file that ``torch.save`` wrote begins: a zip archive (PyTorch 1.6 on), or a pickle (the legacy format).
+TORCH_FILE_STARTS = (b"PK\x03\x04", b"\x80")
+_UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
+
+
+def why_unloadable(path: Path, exc: Exception) -> str:
+    """Why ``torch.load(path, weights_only=True)`` failed, in one line: empty, truncated or corrupt, not a
+    torch file, or holding objects other than tensors (torch's own messages run over many lines)."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(16)
+        size = path.stat().st_size
+    except OSError as err:
+        return f"cannot be read ({err.strerror or err})"
+    if size == 0:
+        return "is empty (0 bytes)"
+    unsafe = _UNSAFE_GLOBAL.search(str(exc))
+    if unsafe:
+        return (f"holds objects other than tensors (torch.load(weights_only=True) refuses {unsafe.group(1)}): "
+                "save model.state_dict() instead")
+    if not start.startswith(TORCH_FILE_STARTS):
+        return f"is not a file torch.save wrote ({size:,} bytes, starting {start[:12]!r})"
+    first = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()[0] if str(exc).strip() else ""
+    first = first.split(". ", 1)[0].rstrip(".")
+    return (f"is truncated or corrupt ({size:,} bytes; torch.load: {type(exc).__name__}"
+            + (f": {first}" if first else "") + ")")
 
 
 def body_state_dict(body, model_template, arch: Arch) -> dict:

@@ -4,7 +4,9 @@ The synthetic workload's recipes are about transfer learning, so its architectur
 has really learnt something. :func:`pretrained_body` trains ``arch`` from random init on a separate
 set of source classes (disjoint from the target classes), once, and caches the body's weights as a
 torchvision-style state dict keyed by everything that changes them (arch, source data fingerprint,
-settings, device type, library versions). Later runs load it with ``torch.load(weights_only=True)``.
+settings, device type, library versions), with its sha256. Later runs load it with ``torch.load(weights_only=True)``;
+an entry whose file no longer has that sha256 (cut off, corrupt) or whose record is damaged is made again, with a
+warning naming the file.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import io
 import json
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -21,7 +24,7 @@ from recipebench.api import Arch, PreparedData, Scale, WeightsFile
 from recipebench.cache import cache_key
 from recipebench.environment import versions
 from recipebench.files import atomic_write, sha256_file
-from recipebench.learner import body_state_dict, build_learner
+from recipebench.learner import WeightsError, body_state_dict, build_learner, read_state_dict
 
 
 @dataclass(frozen=True)
@@ -62,11 +65,42 @@ def pretrained_body(arch: Arch, source: PreparedData, settings: PretrainSettings
     key = cache_key(key_params)
     path = Path(cache_dir) / "weights" / f"{label}-{arch.name}-{key}.pth"
     meta_path = path.with_suffix(".json")
-    if not (path.exists() and meta_path.exists()):
+    meta, damage = _cached(path, meta_path)
+    if meta is None:
+        if damage:  # a cut-off copy, a full disk, a bad sector: made again, and said
+            warnings.warn(f"{damage}: rebuilt (pretraining {arch.name} on {label} again)", stacklevel=2)
         meta = _train(arch, source, settings, device, path, key_params, progress)
+        meta["sha256"] = sha256_file(path)
         atomic_write(meta_path, json.dumps(meta, indent=2))
-    meta = json.loads(meta_path.read_text())
-    return WeightsFile(source=label, path=path, sha256=sha256_file(path), detail=meta)
+    detail = {k: v for k, v in meta.items() if k != "sha256"}  # the checksum is the WeightsFile's own field
+    return WeightsFile(source=label, path=path, sha256=meta["sha256"], detail=detail)
+
+
+def _cached(path: Path, meta_path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The record of the cache entry ``path`` (with ``meta_path``) if the entry is sound; else None, with
+    what is damaged (None when there is no entry). The weights must have the sha256 recorded when they
+    were made; an entry made before the checksum was recorded must load, and gets it recorded now."""
+    if not (path.exists() and meta_path.exists()):
+        return None, None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"cached weights record {meta_path} is damaged ({type(exc).__name__}: {exc})"
+    if not isinstance(meta, dict):
+        return None, f"cached weights record {meta_path} is damaged (a JSON {type(meta).__name__}, not an object)"
+    sha256 = sha256_file(path)
+    recorded = meta.get("sha256")
+    if recorded is None:
+        try:
+            read_state_dict(path)
+        except WeightsError as exc:
+            return None, f"cached {exc}"
+        meta["sha256"] = sha256
+        atomic_write(meta_path, json.dumps(meta, indent=2))
+    elif recorded != sha256:
+        return None, (f"cached weights file {path} is damaged (sha256 {sha256[:12]}..., not the {recorded[:12]}... "
+                      "recorded when it was made)")
+    return meta, None
 
 
 def _train(arch: Arch, source: PreparedData, settings: PretrainSettings, device, path: Path,

@@ -16,6 +16,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, ModuleType
@@ -157,11 +158,29 @@ def load_plugins_dir(pm: pluggy.PluginManager, plugins_dir: Path) -> list[Module
             spec.loader.exec_module(module)
         except Exception as exc:
             del sys.modules[module_name]
-            raise PluginError(f"plugin file {path} failed to import: {type(exc).__name__}: {exc}") from exc
+            raise PluginError(f"plugin file {_where(path, exc)}: {_one_line(exc, path)} (the file failed to import)") \
+                from None
         module.__recipebench_origin__ = str(path)
         pm.register(module, name=str(path))
         modules.append(module)
     return modules
+
+
+def _where(path: Path, exc: BaseException) -> str:
+    """``path:line``: where in the plugin file ``path`` importing it failed (the line of the file's own
+    code that was running, or of a syntax error in it); just ``path`` when the line is unknown."""
+    if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename) == path and exc.lineno:
+        return f"{path}:{exc.lineno}"
+    lines = [line for frame, line in traceback.walk_tb(exc.__traceback__) if Path(frame.f_code.co_filename) == path]
+    return f"{path}:{lines[-1]}" if lines else str(path)
+
+
+def _one_line(exc: BaseException, path: Path) -> str:
+    """``Type: message`` on one line; a syntax error in another file (one the plugin imports) names it."""
+    if isinstance(exc, SyntaxError):
+        elsewhere = exc.filename and Path(exc.filename) != path
+        return f"{type(exc).__name__}: {exc.msg}" + (f" (in {exc.filename}:{exc.lineno})" if elsewhere else "")
+    return f"{type(exc).__name__}: " + " ".join(str(exc).split())
 
 
 def _origin(name: str, plugin: object) -> str:

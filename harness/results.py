@@ -309,9 +309,17 @@ def _to_5(doc: dict[str, Any]) -> dict[str, Any]:
 UPGRADES = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5}
 
 
+class NewerSchemaError(ValueError):
+    """A document of a schema version newer than this recipebench's: it cannot be read, only upgraded to."""
+
+
 def upgrade(doc: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A document of an older schema version as the current one; others are returned unchanged."""
+    """A document of an older schema version as the current one; others are returned unchanged.
+    Raises :class:`NewerSchemaError` for a document of a newer version (what to do, in one line)."""
     version = doc.get("schema_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        raise NewerSchemaError(f"written by a newer recipebench (schema {version} > {SCHEMA_VERSION}): "
+                               "upgrade recipebench to read it")
     if version not in UPGRADES:
         return doc
     out = dict(doc)

@@ -199,6 +199,10 @@ class BenchSession:
             for path in sorted(folder.glob("*.json")):
                 try:
                     (result,) = store.load_results([path])
+                except store.NewerResultError as exc:  # not this recipebench's to judge: said, not silently redone
+                    if self.say is not None:
+                        self.say(f"--resume cannot read {exc}; no case is taken from it")
+                    continue
                 except (store.ResultsError, ValueError):
                     continue  # not a result of ours (or broken): not a finished case
                 case = (result.recipe, result.seed)

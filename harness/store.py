@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterable
 
 from recipebench.files import atomic_write
-from recipebench.results import SCHEMA_VERSION, RunResult, upgrade, validate
+from recipebench.results import SCHEMA_VERSION, NewerSchemaError, RunResult, upgrade, validate
 
 EXTRA_INFO_KEY = "recipebench"
 
@@ -62,8 +62,8 @@ def write_result(result: RunResult, directory: Path) -> Path:
     """Validate ``result`` against the schema and write it as ``<recipe>-seed<seed>.json``."""
     doc = result.to_dict()
     validate(doc)
-    return atomic_write(Path(directory) / f"{result.recipe}-seed{result.seed}.json", json.dumps(doc, indent=2) + "\n",
-                        overwrite=False)
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"  # UTF-8: class names as they are (猫, not \u732b)
+    return atomic_write(Path(directory) / f"{result.recipe}-seed{result.seed}.json", text, overwrite=False)
 
 
 def write_fallback(result: RunResult, folders: Iterable[Path]) -> Path:
@@ -86,9 +86,15 @@ def from_document(doc: dict, origin: str) -> RunResult:
         doc = upgrade(doc)  # older schema versions are read, never refused
         validate(doc)
         return RunResult.from_dict(doc)
+    except NewerSchemaError as exc:
+        raise NewerResultError(f"{origin}: {exc}") from None
     except Exception as exc:
         msg = getattr(exc, "message", str(exc))
         raise ResultsError(f"{origin}: not a valid recipebench result (schema {SCHEMA_VERSION}): {msg}") from None
+
+
+class NewerResultError(ResultsError):
+    """A result written by a newer recipebench (a newer schema version): named, with what to do."""
 
 
 class NotResults(ResultsError):
@@ -99,7 +105,7 @@ def _read_file(path: Path) -> list[RunResult]:
     """The results in one file. A file that is not a result at all raises :class:`NotResults`; a result
     that is broken (invalid, unreadable) raises :class:`ResultsError`."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")  # JSON is UTF-8 (RFC 8259), whatever the locale says
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{path}: cannot read: {exc}") from None
     try:

@@ -66,20 +66,44 @@ def imagenet_weights(arch: Arch, version: str | None = None) -> WeightsFile:
     match = _HASH_IN_NAME.search(path.name)
     prefix = match.group(1) if match else None
     label = f"{enum.__name__}.{member.name}"
-    if not path.is_file():
+    damage = _damage(path, prefix) if path.is_file() else None
+    if damage or not path.is_file():
         unreachable = fetch.probe(member.url)
         if unreachable:
+            where = (f"{label} in torch's cache, {path}, is damaged ({damage})" if damage
+                     else f"{label} is not in torch's cache ({path})")
             raise OSError(
-                f"{label} is not in torch's cache ({path}) and {member.url} cannot be reached ({unreachable}). "
-                f"Offline: copy that file into {path.parent} (or point TORCH_HOME at a folder whose "
+                f"{where} and {member.url} cannot be reached ({unreachable}). "
+                f"Offline: copy a sound {path.name} into {path.parent} (or point TORCH_HOME at a folder whose "
                 "hub/checkpoints holds it), or pass --weights PATH to a local state dict, or --weights none")
-        print(f"recipebench: downloading {label} from {member.url} to {path}", flush=True)
+        if damage:  # a download cut off by an older torch or a full disk: fetched again, and said
+            warnings.warn(f"{label} in torch's cache, {path}, is damaged ({damage}): downloading it again from "
+                          f"{member.url}", stacklevel=2)
+        else:
+            print(f"recipebench: downloading {label} from {member.url} to {path}", flush=True)
         fetch.download_file(member.url, path, sha256_prefix=prefix)
     sha256 = sha256_file(path)
     if prefix and not sha256.startswith(prefix):
         warnings.warn(f"{path}: sha256 {sha256[:12]}... does not start with {prefix} as torchvision's file name "
                       f"says; it is not {label} as published (recorded in the result)", stacklevel=2)
     return WeightsFile(source=IMAGENET, path=path, sha256=sha256, detail=_detail(enum, member, sha256, prefix))
+
+
+def _damage(path: Path, prefix: str | None) -> str | None:
+    """Why the cached ``path`` cannot be used, or None: a file whose sha256 does not start with the
+    ``prefix`` its name promises is damaged when torch cannot load it (one that loads is used, and the
+    result records that it is not the published file)."""
+    from recipebench.learner import why_unloadable
+
+    if prefix is None or sha256_file(path).startswith(prefix):
+        return None
+    import torch
+
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        return f"its sha256 does not start with {prefix} and it {why_unloadable(path, exc)}"
+    return None
 
 
 def _detail(enum, member, sha256: str, prefix: str | None) -> dict[str, Any]:

@@ -110,3 +110,19 @@ def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
     """Every file's bytes and mtime, to prove a folder was not touched."""
     return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
             for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def huge_png(width: int, height: int) -> bytes:
+    """A valid one-bit PNG of ``width`` x ``height`` black pixels: a few KB on disk however many pixels it
+    declares (written chunk by chunk, so no image of that size is ever held in memory)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = bytes(1 + (width + 7) // 8)  # filter byte 0, then the row's bits, all 0
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # bit depth 1, grayscale
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

@@ -82,7 +82,7 @@ def test_read_state_dict_errors_name_the_file(tmp_path):
         read_state_dict(tmp_path / "none.pth")
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a pickle")
-    with pytest.raises(WeightsError, match="junk.pth is not a loadable state dict"):
+    with pytest.raises(WeightsError, match="junk.pth is not a file torch.save wrote"):
         read_state_dict(junk)
     evil = tmp_path / "object.pth"
     torch.save({"model": object()}, evil)  # weights_only=True refuses arbitrary objects
