@@ -188,14 +188,19 @@ def _read_status_kib(field_name: str) -> int | None:
     return None
 
 
-def release_freed_memory() -> None:
-    """Collect garbage and hand freed heap back to the OS (glibc keeps it resident otherwise), so
-    the RSS a recipe starts from holds no leftovers of the runs before it."""
+def release_freed_memory(device=None) -> None:
+    """Collect garbage and hand freed heap back to the OS (glibc keeps it resident otherwise), and on a
+    CUDA ``device`` the blocks torch's caching allocator kept, so the memory a recipe (or its fresh
+    Learner) starts from holds no leftovers of what came before."""
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to trim
         pass
+    if device is not None and is_cuda(device):
+        import torch
+
+        torch.cuda.empty_cache()
 
 
 def _reset_rss_peak() -> bool:
@@ -233,7 +238,8 @@ class _RssSampler(threading.Thread):
 class PeakMemory:
     """Peak memory of a block. On CUDA: max allocated and reserved after collecting garbage, emptying
     the cache and resetting the peaks. Always: the main process's peak RSS during the block, reset at
-    entry (Linux VmHWM), else sampled; DataLoader worker processes are not counted in it."""
+    entry (Linux VmHWM), else sampled (psutil), else the process's peak since it started -- ``method``
+    says which; DataLoader worker processes are not counted in it."""
 
     def __init__(self, device) -> None:
         self.device = device
@@ -261,11 +267,12 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)  # only then: the peaks start from this run
         self.rss_at_start_bytes = (_read_status_kib("VmRSS") or 0) * 1024 or None
         self._sampler = None
-        if not _reset_rss_peak():
+        self._rss_reset = _reset_rss_peak()
+        if not self._rss_reset:
             try:
                 self._sampler = _RssSampler()
                 self._sampler.start()
-            except ImportError:  # pragma: no cover - no psutil and no /proc
+            except ImportError:  # no psutil: VmHWM, if readable, is the process's peak since it started
                 self._sampler = None
         return self
 
@@ -276,7 +283,9 @@ class PeakMemory:
         else:
             kib = _read_status_kib("VmHWM")
             self.peak_rss_bytes = kib * 1024 if kib is not None else None
-            rss_method = "process peak RSS (VmHWM, reset at start)" if kib is not None else "unavailable"
+            rss_method = ("unavailable" if kib is None else "process peak RSS (VmHWM, reset at start)" if self._rss_reset
+                          else "process peak RSS since the process started (VmHWM: not reset, /proc/self/clear_refs "
+                               "refused, and no psutil to sample with: may be an earlier run's peak)")
         if self.is_cuda:
             import torch
 
@@ -304,8 +313,6 @@ def warm_up(device, models: Iterable[tuple[Callable[[], Any], str]], batch_size:
         del model, out
     synchronize(device)
     del x
-    release_freed_memory()
-    if is_cuda(device):
-        torch.cuda.empty_cache()
+    release_freed_memory(device)
     return time.perf_counter() - t0
 
