@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import gc
+import inspect
 import math
 import threading
 import time
@@ -126,8 +127,9 @@ class CallLog:
     def _wrap(self, learn, name: str, original: Callable) -> Callable:
         @functools.wraps(original)
         def wrapper(*args, **kwargs):
-            if name == "lr_find" and self.lr_find_num_it is not None:
-                kwargs.setdefault("num_it", self.lr_find_num_it)
+            if name == "lr_find" and self.lr_find_num_it is not None and _argument(original, learn, args, kwargs,
+                                                                                   "num_it") is _UNSET:
+                kwargs["num_it"] = self.lr_find_num_it  # the scale's, where the recipe gave none (by name or place)
             top = self.depth == 0
             if top:
                 self.log.calls.append(CallRecord(name, tuple(jsonable(a) for a in args),
@@ -139,7 +141,8 @@ class CallLog:
             finally:
                 self.depth -= 1
             if name == "lr_find":
-                self._record_lr_find(learn, result, kwargs.get("num_it", 100), time.perf_counter() - t0)
+                num_it = _argument(original, learn, args, kwargs, "num_it", defaults=True)
+                self._record_lr_find(learn, result, 100 if num_it is _UNSET else num_it, time.perf_counter() - t0)
                 self.log.notify("lr_find", self.log.lr_finds[-1])
             return result
 
@@ -159,6 +162,22 @@ class CallLog:
             losses=tuple(loss for _, loss in curve),
             wall_s=wall_s,
         ))
+
+
+_UNSET = object()
+
+
+def _argument(method: Callable, learn, args: tuple, kwargs: dict, name: str, defaults: bool = False) -> Any:
+    """The value ``method(learn, *args, **kwargs)`` binds to parameter ``name``, given by name or by position
+    (or its default, with ``defaults``); ``_UNSET`` when not given, or when the call does not bind (the
+    method itself then raises its own error)."""
+    try:
+        bound = inspect.signature(method).bind(learn, *args, **kwargs)
+    except (TypeError, ValueError):
+        return _UNSET
+    if defaults:
+        bound.apply_defaults()
+    return bound.arguments.get(name, _UNSET)
 
 
 class Stopwatch:

@@ -92,10 +92,10 @@ def test_the_largest_seed_trains(smoke_session):
 
 def test_lr_find_with_positional_num_it_runs_and_is_recorded_as_called(smoke_session):
     def finder(ctx):
-        ctx.learn.lr_find(1e-7, 10, 5)  # start_lr, end_lr, num_it: positional, as the fastai docs allow
+        ctx.learn.lr_find(1e-7, 10, 8)  # start_lr, end_lr, num_it: positional, as fastai allows
 
     r = run(smoke_session, finder)
     assert r.ok, r.error
-    assert [(c.method, c.args, c.kwargs) for c in r.calls] == [("lr_find", (1e-7, 10, 5), {})]
-    assert r.lr_finds[0].num_it == 5, "the recipe's num_it, not the scale's"
-    assert 0 < len(r.lr_finds[0].lrs) <= 5
+    assert [(c.method, c.args, c.kwargs) for c in r.calls] == [("lr_find", (1e-7, 10, 8), {})]
+    assert r.lr_finds[0].num_it == 8, "the recipe's num_it, not the scale's (12 at smoke)"
+    assert 0 < len(r.lr_finds[0].lrs) <= 8
