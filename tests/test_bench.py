@@ -69,13 +69,14 @@ def test_benchmark_json_carries_the_results(smoke_run, registry):
 
 
 def test_pytest_benchmark_times_what_wall_s_measures(smoke_run):
-    """benchmark.pedantic times exactly the recipe (train), the stretch the result's wall_s measures
-    (less the re-validation of sub-results, a fraction of a second)."""
+    """pytest-benchmark's time of a case is the result's wall_s: the recipe's stopwatch, without the memory
+    meter's set-up and the outcome saves (early_stopping_contrast has two) that its own timer would include."""
     _, out = smoke_run
     doc = json.loads((out / "bench.json").read_text())
     for b in doc["benchmarks"]:
-        timed, wall = b["stats"]["mean"], b["extra_info"]["wall_s"]
-        assert abs(timed - wall) <= 0.05 * wall + 0.25, (b["name"], timed, wall)
+        wall = b["extra_info"]["wall_s"]
+        assert wall > 0 and b["stats"]["rounds"] == 1, b["name"]
+        assert b["stats"]["min"] == b["stats"]["max"] == b["stats"]["mean"] == wall, (b["name"], b["stats"], wall)
 
 
 def test_pytest_benchmark_compare_shows_the_saved_run(smoke_run):
