@@ -75,7 +75,10 @@ class RunContext:
 
     def new_learner(self):
         """A fresh Learner under the same conditions (data, arch, pretrained weights, precision),
-        for recipes that retrain from scratch. It becomes ``ctx.learn``."""
+        for recipes that retrain from scratch. It becomes ``ctx.learn``; the harness lets go of the old one
+        first (its model, gradients and optimiser state are freed before the new one is built, so the run's
+        peak memory never holds both), as long as the recipe keeps no reference to it itself."""
+        self.learn = None
         self.learn = self._new_learner()
         return self.learn
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import gc
+import inspect
 import math
 import threading
 import time
@@ -126,8 +127,9 @@ class CallLog:
     def _wrap(self, learn, name: str, original: Callable) -> Callable:
         @functools.wraps(original)
         def wrapper(*args, **kwargs):
-            if name == "lr_find" and self.lr_find_num_it is not None:
-                kwargs.setdefault("num_it", self.lr_find_num_it)
+            if name == "lr_find" and self.lr_find_num_it is not None and _argument(original, learn, args, kwargs,
+                                                                                   "num_it") is _UNSET:
+                kwargs["num_it"] = self.lr_find_num_it  # the scale's, where the recipe gave none (by name or place)
             top = self.depth == 0
             if top:
                 self.log.calls.append(CallRecord(name, tuple(jsonable(a) for a in args),
@@ -139,7 +141,8 @@ class CallLog:
             finally:
                 self.depth -= 1
             if name == "lr_find":
-                self._record_lr_find(learn, result, kwargs.get("num_it", 100), time.perf_counter() - t0)
+                num_it = _argument(original, learn, args, kwargs, "num_it", defaults=True)
+                self._record_lr_find(learn, result, 100 if num_it is _UNSET else num_it, time.perf_counter() - t0)
                 self.log.notify("lr_find", self.log.lr_finds[-1])
             return result
 
@@ -159,6 +162,22 @@ class CallLog:
             losses=tuple(loss for _, loss in curve),
             wall_s=wall_s,
         ))
+
+
+_UNSET = object()
+
+
+def _argument(method: Callable, learn, args: tuple, kwargs: dict, name: str, defaults: bool = False) -> Any:
+    """The value ``method(learn, *args, **kwargs)`` binds to parameter ``name``, given by name or by position
+    (or its default, with ``defaults``); ``_UNSET`` when not given, or when the call does not bind (the
+    method itself then raises its own error)."""
+    try:
+        bound = inspect.signature(method).bind(learn, *args, **kwargs)
+    except (TypeError, ValueError):
+        return _UNSET
+    if defaults:
+        bound.apply_defaults()
+    return bound.arguments.get(name, _UNSET)
 
 
 class Stopwatch:
@@ -188,14 +207,19 @@ def _read_status_kib(field_name: str) -> int | None:
     return None
 
 
-def release_freed_memory() -> None:
-    """Collect garbage and hand freed heap back to the OS (glibc keeps it resident otherwise), so
-    the RSS a recipe starts from holds no leftovers of the runs before it."""
+def release_freed_memory(device=None) -> None:
+    """Collect garbage and hand freed heap back to the OS (glibc keeps it resident otherwise), and on a
+    CUDA ``device`` the blocks torch's caching allocator kept, so the memory a recipe (or its fresh
+    Learner) starts from holds no leftovers of what came before."""
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to trim
         pass
+    if device is not None and is_cuda(device):
+        import torch
+
+        torch.cuda.empty_cache()
 
 
 def _reset_rss_peak() -> bool:
@@ -233,7 +257,8 @@ class _RssSampler(threading.Thread):
 class PeakMemory:
     """Peak memory of a block. On CUDA: max allocated and reserved after collecting garbage, emptying
     the cache and resetting the peaks. Always: the main process's peak RSS during the block, reset at
-    entry (Linux VmHWM), else sampled; DataLoader worker processes are not counted in it."""
+    entry (Linux VmHWM), else sampled (psutil), else the process's peak since it started -- ``method``
+    says which; DataLoader worker processes are not counted in it."""
 
     def __init__(self, device) -> None:
         self.device = device
@@ -261,11 +286,12 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)  # only then: the peaks start from this run
         self.rss_at_start_bytes = (_read_status_kib("VmRSS") or 0) * 1024 or None
         self._sampler = None
-        if not _reset_rss_peak():
+        self._rss_reset = _reset_rss_peak()
+        if not self._rss_reset:
             try:
                 self._sampler = _RssSampler()
                 self._sampler.start()
-            except ImportError:  # pragma: no cover - no psutil and no /proc
+            except ImportError:  # no psutil: VmHWM, if readable, is the process's peak since it started
                 self._sampler = None
         return self
 
@@ -276,7 +302,9 @@ class PeakMemory:
         else:
             kib = _read_status_kib("VmHWM")
             self.peak_rss_bytes = kib * 1024 if kib is not None else None
-            rss_method = "process peak RSS (VmHWM, reset at start)" if kib is not None else "unavailable"
+            rss_method = ("unavailable" if kib is None else "process peak RSS (VmHWM, reset at start)" if self._rss_reset
+                          else "process peak RSS since the process started (VmHWM: not reset, /proc/self/clear_refs "
+                               "refused, and no psutil to sample with: may be an earlier run's peak)")
         if self.is_cuda:
             import torch
 
@@ -304,8 +332,6 @@ def warm_up(device, models: Iterable[tuple[Callable[[], Any], str]], batch_size:
         del model, out
     synchronize(device)
     del x
-    release_freed_memory()
-    if is_cuda(device):
-        torch.cuda.empty_cache()
+    release_freed_memory(device)
     return time.perf_counter() - t0
 

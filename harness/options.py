@@ -21,8 +21,13 @@ class UsageError(ValueError):
     """A bad option value; the message names the option."""
 
 
+#: The largest seed a run honours: fastai's ``set_seed`` gives torch the seed itself (it takes 0..2**64-1) but
+#: numpy ``seed % (2**32 - 1)``, so a larger seed would repeat a smaller one's numpy stream.
+MAX_SEED = 2**32 - 2
+
+
 def parse_seeds(text: str) -> tuple[int, ...]:
-    """``--seeds 3`` -> (0, 1, 2); ``--seeds 0,5,7`` -> (0, 5, 7)."""
+    """``--seeds 3`` -> (0, 1, 2); ``--seeds 0,5,7`` -> (0, 5, 7); each from 0 to :data:`MAX_SEED`."""
     text = str(text).strip()
     try:
         if "," in text:
@@ -31,11 +36,17 @@ def parse_seeds(text: str) -> tuple[int, ...]:
             n = int(text)
             if n < 1:
                 raise UsageError(f"--seeds {text}: need at least one seed")
-            seeds = tuple(range(n))
+            if n - 1 > MAX_SEED:
+                seeds = (n - 1,)  # refused below, before a range that large is made
+            else:
+                seeds = tuple(range(n))
     except ValueError as exc:
         if isinstance(exc, UsageError):
             raise
         raise UsageError(f"--seeds {text!r}: give a count (3) or a comma-separated list (0,5,7)") from None
+    if any(not 0 <= s <= MAX_SEED for s in seeds):
+        raise UsageError(f"--seeds {text!r}: seeds are whole numbers from 0 to {MAX_SEED} (fastai seeds numpy with "
+                         "the seed modulo 2**32-1, so a larger one would repeat a smaller one's stream)")
     if not seeds or len(set(seeds)) != len(seeds):
         raise UsageError(f"--seeds {text!r}: seeds must be distinct and at least one")
     return seeds

@@ -200,12 +200,16 @@ def recipe_run(request: pytest.FixtureRequest, bench_session: BenchSession, reci
 
 
 def run_case(benchmark, bench_session: BenchSession, recipe_run) -> RunResult:
-    """Train the case and return its result, pytest-benchmark given the recipe's time: timed here around
-    exactly the recipe (``train``), or, for a case that trained elsewhere, the ``wall_s`` its worker measured
+    """Train the case and return its result, pytest-benchmark given the result's ``wall_s`` as its time:
+    the recipe's own stopwatch, less the harness's work inside it (outcome saves), so both tables show one
+    number. Its timer around ``train`` would also count the memory meter's set-up (a garbage collection,
+    the peak reset) and those saves. For a case that trained elsewhere, the ``wall_s`` its worker measured
     (the time spent waiting for it is not the run's)."""
     if not isinstance(recipe_run, RemoteCase):
         benchmark.pedantic(recipe_run.train, rounds=1, iterations=1)
-        return recipe_run.finish()
+        result = recipe_run.finish()
+        _give_time(benchmark, result.wall_s)
+        return result
     result = recipe_run.result()
     if bench_session.progress is not None:
         bench_session.progress.start_case(result.recipe, result.seed)
@@ -216,9 +220,14 @@ def run_case(benchmark, bench_session: BenchSession, recipe_run) -> RunResult:
 
 def report_measured(benchmark, seconds: float) -> None:
     """Give pytest-benchmark one round of ``seconds``, measured elsewhere, as the benchmark's time: it times
-    a no-op and the round's duration is replaced by the measured one (its stats are computed from
-    ``stats.data`` when read). Where benchmarks are disabled there is nothing to give."""
+    a no-op and the round's duration is replaced by the measured one."""
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    _give_time(benchmark, seconds)
+
+
+def _give_time(benchmark, seconds: float) -> None:
+    """Make ``seconds`` the duration of the benchmark's one round (its stats are computed from ``stats.data``
+    when read). Where benchmarks are disabled there is nothing to give."""
     if benchmark.stats is not None:
         benchmark.stats.stats.data[:] = [seconds]
 

@@ -117,6 +117,16 @@ class PreparedRun:
         self._calls.attach(learn)
         return learn
 
+    def _next_learner(self):
+        """``ctx.new_learner()``: the run's Learner is let go of and its memory freed (untimed: the harness's
+        own work), then a fresh one built (timed: the recipe asked for it)."""
+        t0 = time.perf_counter()
+        self.learn = None
+        release_freed_memory(self.plan.device)
+        self.log.overhead_s += time.perf_counter() - t0
+        self.learn = self._new_learner()
+        return self.learn
+
     def train(self) -> None:
         """Run the recipe under the stopwatch and the memory meter. A recipe that raises is recorded
         (status "error", with the traceback), one whose training diverges too (status "diverged");
@@ -124,7 +134,7 @@ class PreparedRun:
         from recipebench.callbacks import TrainingDiverged
 
         p = self.plan
-        self.ctx = RunContext(self.learn, p.scale, p.recipe_options, self.log, new_learner=self._new_learner,
+        self.ctx = RunContext(self.learn, p.scale, p.recipe_options, self.log, new_learner=self._next_learner,
                               snapshot_dir=self.workdir)
         try:
             with autocast_off(), self.memory, self.watch:

@@ -101,6 +101,12 @@ class BenchSession:
             raise UsageError(str(exc)) from None
         self.scale = self.workload.scales[options.scale or ("full" if is_cuda(self.device) else "quick")]
         self.recipe_options = {r.name: self._options_for(r) for r in self.recipes}
+        for name, given in options.recipe_options.items():  # a typo in a recipe's name, or in one not run now
+            try:
+                self._options_for(self.registry.recipe(name))
+            except UnknownNameError as exc:
+                key, value = next(iter(given.items()))
+                raise UsageError(f"--recipe-option {name}.{key}={value}: {exc}") from None
         try:  # before any data is prepared or anything trains: a result that cannot be written is lost
             if session_id is None:
                 store.check_writable(Path(options.results_dir))

@@ -7,8 +7,8 @@ from recipebench.pytest_plugin import extra_info, run_case
 
 def test_recipe(benchmark, bench_session, recipe_run):
     # Data, pretrained weights and the Learner are ready (recipe_run), or the case was submitted to a remote
-    # executor; pytest-benchmark gets exactly the recipe's time (train), the same stretch the result's wall_s
-    # measures (the final evaluation, and the wait for a remote case, are not timed).
+    # executor; pytest-benchmark gets the result's wall_s, the recipe's own time (the final evaluation, the
+    # memory meter's set-up, outcome saves and the wait for a remote case are not timed).
     result = run_case(benchmark, bench_session, recipe_run)
     saved = bench_session.record(result)
     benchmark.extra_info.update(extra_info(result, saved.path))

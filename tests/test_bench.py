@@ -74,13 +74,14 @@ def test_benchmark_json_carries_the_results(smoke_run, registry):
 
 
 def test_pytest_benchmark_times_what_wall_s_measures(smoke_run):
-    """benchmark.pedantic times exactly the recipe (train), the stretch the result's wall_s measures
-    (less the re-validation of sub-results, a fraction of a second)."""
+    """pytest-benchmark's time of a case is the result's wall_s: the recipe's stopwatch, without the memory
+    meter's set-up and the outcome saves (early_stopping_contrast has two) that its own timer would include."""
     _, out = smoke_run
     doc = json.loads((out / "bench.json").read_text())
     for b in doc["benchmarks"]:
-        timed, wall = b["stats"]["mean"], b["extra_info"]["wall_s"]
-        assert abs(timed - wall) <= 0.05 * wall + 0.25, (b["name"], timed, wall)
+        wall = b["extra_info"]["wall_s"]
+        assert wall > 0 and b["stats"]["rounds"] == 1, b["name"]
+        assert b["stats"]["min"] == b["stats"]["max"] == b["stats"]["mean"] == wall, (b["name"], b["stats"], wall)
 
 
 def test_pytest_benchmark_compare_shows_the_saved_run(smoke_run):
@@ -101,8 +102,14 @@ def test_pytest_benchmark_compare_shows_the_saved_run(smoke_run):
     (["--device", "tpu"], "--device 'tpu': choose one of auto, cpu, cuda"),
     (["--seeds", "0,0"], "--seeds '0,0': seeds must be distinct"),
     (["--seeds", "x"], "--seeds 'x': give a count"),
+    (["--seeds", "18446744073709551616"], "--seeds '18446744073709551616': seeds are whole numbers from 0 to 4294967294"),
+    (["--seeds", "0,4294967295"], "--seeds '0,4294967295': seeds are whole numbers from 0 to 4294967294"),
     (["--recipe-option", "baseline.lr=1"], "recipe 'baseline' has no option 'lr'"),
     (["--recipe-option", "lr_find_tuned.suggestion=valley"], "choose one of minimum, steep"),
+    (["--recipe-option", "basline.epochs=2"],
+     "--recipe-option basline.epochs=2: unknown recipe 'basline'; registered recipes: baseline, lr_find_tuned"),
+    (["--recipe", "baseline", "--recipe-option", "lr_find_tuned.sugestion=steep"],
+     "recipe 'lr_find_tuned' has no option 'sugestion'"),  # a recipe not run this time is checked too
     (["--plugins-dir", "/nonexistent"], "--plugins-dir /nonexistent: not a directory"),
     (["--label-re", "no group"], "needs exactly one group"),
     (["--split", "sideways"], "--split 'sideways': choose auto, random, folders or folders:NAME"),
