@@ -296,7 +296,8 @@ class RecipeContext(Protocol):
 
     Attributes:
         learn:   the Learner to train: the workload's data and split, the arch with its pretrained
-                 body (frozen), ``error_rate`` as metric, the precision the recipe asked for.
+                 body (frozen; random and unfrozen under ``--weights none`` or ``Recipe(weights="none")``),
+                 ``error_rate`` as metric, the precision the recipe asked for.
         scale:   the session's :class:`Scale`.
         options: the recipe's option values (defaults overridden by ``--recipe-option``).
     """

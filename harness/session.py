@@ -338,7 +338,8 @@ class BenchSession:
         try:
             return prepare(plan, observer=self.progress)
         except (WeightsError, DataError, OSError) as exc:
-            raise SetupError(f"recipe {recipe_name} ({plan.arch.name}, weights {self.options.weights}): {exc}") \
+            used = "none" if plan.recipe.weights == "none" else self.options.weights
+            raise SetupError(f"recipe {recipe_name} ({plan.arch.name}, weights {used}): {exc}") \
                 from exc
         except RuntimeError as exc:
             if type(exc).__name__ != "OutOfMemoryError":  # torch.OutOfMemoryError: the device is too small

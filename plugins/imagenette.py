@@ -74,6 +74,6 @@ def prepare(request: WorkloadRequest) -> PreparedData:
 
 @hookimpl
 def recipebench_add_workloads(register):
-    register(Workload(NAME, "the next chapter's Imagenette (untar_data(URLs.IMAGENETTE); _160 at smoke and quick; "
-                            "or --data-dir), its train/ + val/ split, from scratch (xresnet, no weights)",
+    register(Workload(NAME, "the next chapter's Imagenette (untar_data(URLs.IMAGENETTE), _160 at smoke and quick;\n"
+                            "or --data-dir DIR): its own train/ + val/ split, xresnets from scratch (no weights)",
                       prepare=prepare, scales=SCALES))

@@ -21,4 +21,4 @@ def xresnet_from_scratch(ctx):
 @hookimpl
 def recipebench_add_recipes(register):
     register(Recipe("xresnet_from_scratch", xresnet_from_scratch, weights="none", suite="next_chapter",
-                    summary="the next chapter's baseline from scratch: random init, fit_one_cycle(5, 3e-3)"))
+                    summary="random init (--suite next_chapter); fit_one_cycle(5, 3e-3)"))
