@@ -55,8 +55,8 @@ def test_full_scale_is_the_chapters(registry):
 
 
 @pytest.mark.parametrize("scale, folder", [("smoke", "imagenette2-160"), ("full", "imagenette2")])
-def test_offline_with_nothing_cached_fails_at_once_and_says_what_to_do(tmp_path, monkeypatch, offline, scale,  # noqa: F811
-                                                                       folder):
+def test_offline_with_nothing_cached_fails_at_once_saying_what_to_do(tmp_path, monkeypatch, scale, folder,
+                                                                     offline):  # noqa: F811
     monkeypatch.setenv("FASTAI_HOME", str(tmp_path / "fastai-home"))
     t0 = time.perf_counter()
     with pytest.raises(OSError) as info:
@@ -181,3 +181,14 @@ def test_the_suite_offline_exits_cleanly_within_seconds(tmp_path):
     assert "Traceback" not in out
     assert "recipebench: workload 'imagenette': the Imagenette images are not in fastai's cache" in out
     assert imagenette.IMAGENETTE_160_URL in out and "--data-dir" in out
+
+
+def test_imagenet_weights_for_an_xresnet_say_there_are_none(tmp_path, no_network_needed):  # noqa: F811
+    from recipebench.session import WorkloadError
+
+    tree = imagenette_tree(tmp_path / "imagenette2-160")
+    session = BenchSession(Options(workload="imagenette", scale="smoke", device="cpu", data_dir=tree,
+                                   weights="imagenet", cache_dir=tmp_path / "cache", results_dir=tmp_path / "results"))
+    with pytest.raises(WorkloadError, match="--weights imagenet for xresnet18: torchvision has no ImageNet weights "
+                                            "for arch 'xresnet18'; pass --weights PATH .*, or --weights none"):
+        session.weights_for(session.registry.arch("xresnet18"))
