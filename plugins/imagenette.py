@@ -51,7 +51,8 @@ SCALES = MappingProxyType({
     # seconds: for tests. Epoch counts capped at 1 per call, lr_find shortened; pets' smoke sizes.
     "smoke": Scale("smoke", presize=128, image_size=96, batch_size=32, arch="xresnet18", deep_arch="xresnet34",
                    max_epochs_per_fit=1, lr_find_num_it=12, cpu_num_workers=0),
-    # the chapter's epochs and learning rates at 128 px on the 160 px copy (presize 160: no upscaling).
+    # the chapter's epochs and learning rates at 128 px on the 160 px copy (presize 160: no upscaling). Not
+    # pets' CPU minutes: every epoch is the whole train/ folder (9,469 images, as Imagenette publishes it).
     "quick": Scale("quick", presize=160, image_size=128, batch_size=32, arch="xresnet34", deep_arch="xresnet50",
                    cpu_num_workers=0),
     # the chapter: Resize(460), aug_transforms(size=224, min_scale=0.75), bs 64, xresnet50.

@@ -84,7 +84,9 @@ def test_imagenette_in_fastais_cache_is_used_without_network_with_its_own_split(
 
 def test_data_dir_and_the_chapters_random_split(tmp_path, no_network_needed):  # noqa: F811
     tree = imagenette_tree(tmp_path / "imagenette2-320")
-    assert imagenette.prepare(request(tmp_path, data_dir=tree)).split == "folders"
+    for split in ("auto", "folders:val"):
+        got = imagenette.prepare(request(tmp_path, data_dir=tree, split=split))
+        assert (got.split, got.folders) == ("folders", FolderSplit("train", "val"))
     got = imagenette.prepare(request(tmp_path, data_dir=tree, split="random"))
     assert got.split == "random" and sum(t + v for t, v in got.class_counts.values()) == 2 * (TRAIN + VAL)
 
