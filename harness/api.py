@@ -38,6 +38,14 @@ Precision = Literal["fp32", "mixed"]
 #: Which of the workload's architectures a recipe trains: the default one or the deeper one.
 ArchRole = Literal["default", "deep"]
 SCALE_NAMES = ("smoke", "quick", "full")
+#: Which weights a recipe's body starts from: ``session``, what ``--weights`` says (under ``auto``, the
+#: workload's default); ``none``, random initialisation whatever ``--weights`` says, for a recipe that
+#: trains from scratch (the next chapter's ``Learner(dls, xresnet50(), ...)``). Results record what ran.
+RecipeWeights = Literal["session", "none"]
+RECIPE_WEIGHTS = ("session", "none")
+#: The suite a recipe belongs to: a session without ``--recipe`` runs the recipes of ``--suite`` (default
+#: this one, the pet-breeds chapter's); ``--suite all`` runs every registered recipe.
+CHAPTER_SUITE = "chapter"
 #: Which folder names an image's class when no regex does: ``top``, the first folder below the data
 #: folder (every image below it, at any depth, belongs to it: torchvision's ImageFolder), or
 #: ``parent``, the image's own folder (fastai's ``parent_label``).
@@ -120,6 +128,12 @@ class Recipe:
     #: Options a user may override with --recipe-option NAME.KEY=VALUE: an :class:`Option`, or a plain
     #: default value (any value of its type).
     options: Mapping[str, Option | OptionValue] = field(default_factory=dict)
+    #: ``"none"``: this recipe trains from random initialisation, whatever ``--weights`` says
+    #: (:data:`RecipeWeights`), e.g. ``Recipe("scratch", train, "fit_one_cycle(5, 3e-3)", weights="none")``.
+    weights: RecipeWeights = "session"
+    #: The suite it runs in without ``--recipe`` (``--suite NAME``): :data:`CHAPTER_SUITE`, the default
+    #: suite, or another name, e.g. ``suite="next_chapter"`` for recipes that run only when asked for.
+    suite: str = CHAPTER_SUITE
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -128,6 +142,10 @@ class Recipe:
             raise ValueError(f"recipe {self.name!r}: arch_role must be 'default' or 'deep', got {self.arch_role!r}")
         if self.precision not in ("fp32", "mixed"):
             raise ValueError(f"recipe {self.name!r}: precision must be 'fp32' or 'mixed', got {self.precision!r}")
+        if self.weights not in RECIPE_WEIGHTS:
+            raise ValueError(f"recipe {self.name!r}: weights must be 'session' or 'none', got {self.weights!r}")
+        if not self.suite.isidentifier() or self.suite == "all":
+            raise ValueError(f"recipe {self.name!r}: suite must be an identifier other than 'all', got {self.suite!r}")
         options = {}
         for key, value in dict(self.options).items():
             if not isinstance(value, Option):
@@ -278,7 +296,8 @@ class RecipeContext(Protocol):
 
     Attributes:
         learn:   the Learner to train: the workload's data and split, the arch with its pretrained
-                 body (frozen), ``error_rate`` as metric, the precision the recipe asked for.
+                 body (frozen; random and unfrozen under ``--weights none`` or ``Recipe(weights="none")``),
+                 ``error_rate`` as metric, the precision the recipe asked for.
         scale:   the session's :class:`Scale`.
         options: the recipe's option values (defaults overridden by ``--recipe-option``).
     """

@@ -6,7 +6,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
-from recipebench.api import LABEL_FOLDERS, SCALE_NAMES
+from recipebench.api import CHAPTER_SUITE, LABEL_FOLDERS, SCALE_NAMES
 from recipebench.checks import MIN_CLASS_IMAGES
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -104,7 +104,8 @@ class Options:
     workload: str = "synthetic"
     scale: str | None = None  # None: quick on CPU, full on CUDA
     seeds: tuple[int, ...] = (0,)
-    recipes: tuple[str, ...] = ()  # empty: every registered recipe
+    recipes: tuple[str, ...] = ()  # empty: every registered recipe of ``suite``
+    suite: str = CHAPTER_SUITE  # without --recipe: the recipes of this suite (Recipe.suite), or all
     device: str = "auto"
     results_dir: Path = Path("results")
     plugins_dir: Path | None = None
@@ -176,7 +177,9 @@ OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...]
      "synthetic"),
     ("--scale", "scale", "smoke | quick | full (default: quick on CPU, full on CUDA)", str, None),
     ("--seeds", "seeds", "number of seeds (3 -> 0,1,2) or a list (0,5,7); default 1", parse_seeds, "1"),
-    ("--recipe", "recipes", "run only this recipe (repeatable; default: all)", str, None),
+    ("--recipe", "recipes", "run only this recipe (repeatable; default: all of --suite)", str, None),
+    ("--suite", "suite", "chapter | next_chapter | all: without --recipe, the recipes of this suite (default "
+     "chapter, the pet-breeds chapter's)", str, CHAPTER_SUITE),
     ("--device", "device", "auto | cpu | cuda (default auto)", str, "auto"),
     ("--results-dir", "results_dir", "where result JSON documents go (default results/)", Path, "results"),
     ("--plugins-dir", "plugins_dir", "also load every *.py plugin in this folder", Path, None),

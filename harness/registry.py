@@ -33,12 +33,14 @@ BUILTIN_PLUGINS = (
     "recipebench.plugins.synthetic",
     "recipebench.plugins.pets",
     "recipebench.plugins.folder",
+    "recipebench.plugins.imagenette",
     "recipebench.plugins.baseline",
     "recipebench.plugins.lr_find_tuned",
     "recipebench.plugins.freeze_unfreeze",
     "recipebench.plugins.discriminative_lr",
     "recipebench.plugins.resnet50_mixed_precision",
     "recipebench.plugins.early_stopping_contrast",
+    "recipebench.plugins.xresnet_scratch",
 )
 
 T = TypeVar("T", Recipe, Workload, Arch)

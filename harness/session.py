@@ -83,13 +83,16 @@ class BenchSession:
         try:
             self.workload = self.registry.workload(options.workload)
             self.recipes: list[Recipe] = [self.registry.recipe(n) for n in options.recipes] or [
-                r.item for r in self.registry.recipes.values()
+                r.item for r in self.registry.recipes.values() if options.suite in ("all", r.item.suite)
             ]
             for name in (options.arch, options.deep_arch):
                 if name is not None:
                     self.registry.arch(name)
         except UnknownNameError as exc:
             raise UsageError(str(exc)) from None
+        if not self.recipes:
+            suites = sorted({r.item.suite for r in self.registry.recipes.values()})
+            raise UsageError(f"--suite {options.suite}: no recipe is in that suite (suites: {', '.join(suites)}, all)")
         if options.reference is not None:  # a typo found now, not under the table at the end of the suite
             try:
                 self.registry.recipe(options.reference.split(OUTCOME_SEP)[0])
@@ -267,8 +270,9 @@ class BenchSession:
         stages: list[tuple[str, Callable[[], Any]]] = []
         if self._data is None:
             stages.append((f"workload {self.workload.name} ({self.scale.name})", lambda: self.data(progress=step)))
+        pretrained = {self.arch_for(r).name for r in map(self.registry.recipe, recipe_names) if r.weights != "none"}
         for name, (arch, _) in archs.items():
-            if name not in self._weights:
+            if name not in self._weights and name in pretrained:
                 stages.append((f"weights for {name}", lambda arch=arch: self.weights_for(arch)))
         if self.warm_up_s is None and warm_up_here:  # untimed, before the first case: one pass per arch and precision
             jobs = [(arch.build, precision) for arch, precisions in archs.values() for precision in sorted(precisions)]
@@ -327,7 +331,8 @@ class BenchSession:
         arch = self.arch_for(recipe)
         return RunPlan(recipe=recipe, recipe_plugin=self.registry.recipes[recipe_name].plugin,
                        recipe_options=self.recipe_options[recipe_name], workload=self.workload.name,
-                       data=self.data(), scale=self.scale, arch=arch, weights=self.weights_for(arch), seed=seed,
+                       data=self.data(), scale=self.scale, arch=arch, seed=seed,
+                       weights=None if recipe.weights == "none" else self.weights_for(arch),
                        device=self.device, session_id=self.session_id, code_state=self.code_state,
                        versions=self.versions, deterministic=self.options.deterministic)
 
@@ -343,7 +348,8 @@ class BenchSession:
         try:
             return prepare(plan, observer=self.progress)
         except (WeightsError, DataError, OSError) as exc:
-            raise SetupError(f"recipe {recipe_name} ({plan.arch.name}, weights {self.options.weights}): {exc}") \
+            used = "none" if plan.recipe.weights == "none" else self.options.weights
+            raise SetupError(f"recipe {recipe_name} ({plan.arch.name}, weights {used}): {exc}") \
                 from exc
         except RuntimeError as exc:
             if type(exc).__name__ != "OutOfMemoryError":  # torch.OutOfMemoryError: the device is too small

@@ -2,6 +2,10 @@
 
 The resnets mirror ``fastai.vision.learner.model_meta``; mobilenet_v2 is not in fastai's table
 (vision_learner would give it no cut and no ImageNet normalisation), so it is described here.
+
+The xresnets are fastai's own (``fastai.vision.models.xresnet``, the next chapter's ``xresnet50()``)
+with fastai's own cut and split from ``model_meta``. No pretrained weights are published for them:
+they train from random initialisation (``--weights none``, the Imagenette workload's default).
 """
 from __future__ import annotations
 
@@ -24,6 +28,23 @@ def body_head_split(model) -> list:
     return [_params(model[0]), _params(model[1:])]
 
 
+def xresnet_split(model) -> list:
+    """fastai's ``_xresnet_split``: the stem's three convolutions, the rest of the body, the head."""
+    from fastai.vision.learner import _xresnet_split
+
+    return list(_xresnet_split(model))
+
+
+def _xresnet(name: str):
+    def build():
+        from fastai.vision.models import xresnet
+
+        return getattr(xresnet, name)()  # fastai's own model, as the chapter's xresnet50(): random init
+
+    build.__name__ = f"build_{name}"
+    return build
+
+
 def _torchvision(name: str):
     def build():
         import torchvision
@@ -43,3 +64,6 @@ def recipebench_add_archs(register):
         Arch("mobilenet_v2", _torchvision("mobilenet_v2"), cut=-1, split=body_head_split, stats=IMAGENET_STATS,
              imagenet_weights="IMAGENET1K_V2")
     )
+    for name in ("xresnet18", "xresnet34", "xresnet50", "xresnet101"):
+        # fastai's model_meta for xresnets: cut=-4 (before the pool, flatten, dropout and linear), _xresnet_split.
+        register(Arch(name, _xresnet(name), cut=-4, split=xresnet_split, stats=IMAGENET_STATS))

@@ -55,6 +55,17 @@ def fastai_home() -> Path:
 
 def pets_images(url: str = PETS_URL) -> Path:
     """``untar_data(url)/'images'``: from fastai's cache, else downloaded when ``url`` can be reached."""
+    extracted = fastai_data(url, "the Pets images", "a folder of Pets-layout images (<breed>_<n>.jpg)")
+    images = extracted / "images"
+    if not images.is_dir():
+        raise OSError(f"{extracted} holds no 'images' folder; delete it to download again, or pass --data-dir DIR")
+    return images
+
+
+def fastai_data(url: str, what: str, layout: str) -> Path:
+    """``untar_data(url)``: the extracted folder in fastai's cache, else downloaded when ``url`` can be
+    reached. Offline, an :class:`OSError` at once naming ``what`` (``the Pets images``), the URL, the cache
+    folder and ``--data-dir DIR``, ``layout`` (what DIR must hold)."""
     import fastai.data
     from fastai.data.external import fastai_cfg, untar_data
     from fastdownload import FastDownload
@@ -69,8 +80,8 @@ def pets_images(url: str = PETS_URL) -> Path:
         unreachable = probe(url)
         if unreachable:
             raise OSError(
-                f"the Pets images are not in fastai's cache ({extracted}) and {url} cannot be reached ({unreachable}). "
-                f"Offline: pass --data-dir DIR, a folder of Pets-layout images (<breed>_<n>.jpg), or copy an "
+                f"{what} are not in fastai's cache ({extracted}) and {url} cannot be reached ({unreachable}). "
+                f"Offline: pass --data-dir DIR, {layout}, or copy an "
                 f"extracted '{extracted.name}' folder into {extracted.parent} (FASTAI_HOME={home})")
         print(f"recipebench: downloading {url} into {extracted.parent} (untar_data)", flush=True)
         try:
@@ -79,10 +90,7 @@ def pets_images(url: str = PETS_URL) -> Path:
         except Exception as exc:  # fastdownload raises bare Exceptions as well as OSErrors
             raise OSError(f"untar_data({url}) into {extracted.parent} failed: {type(exc).__name__}: {exc}; "
                           "retry, or pass --data-dir DIR with the images") from exc
-    images = extracted / "images"
-    if not images.is_dir():
-        raise OSError(f"{extracted} holds no 'images' folder; delete it to download again, or pass --data-dir DIR")
-    return images
+    return extracted
 
 
 def prepare(request: WorkloadRequest) -> PreparedData:

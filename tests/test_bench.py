@@ -13,6 +13,11 @@ from recipebench.store import load_results
 from tests.conftest import REPO, subprocess_env
 
 
+def chapter(registry) -> list[str]:
+    """The default suite's recipes: the pet-breeds chapter's (not --suite next_chapter's)."""
+    return sorted(n for n, r in registry.recipes.items() if r.item.suite == "chapter")
+
+
 def bench(args, cache_dir, cwd=REPO, check=True):
     proc = subprocess.run([sys.executable, "-m", "pytest", "recipes/", "-p", "no:cacheprovider", *args],
                           cwd=cwd, capture_output=True, text=True, env=subprocess_env(cache_dir), timeout=600)
@@ -56,7 +61,7 @@ def test_every_run_wrote_a_valid_document(smoke_run, registry):
     sessions = list((out / "results").iterdir())
     assert len(sessions) == 1
     files = sorted(p.name for p in sessions[0].glob("*.json"))
-    assert files == sorted(f"{name}-seed0.json" for name in registry.recipes)
+    assert files == sorted(f"{name}-seed0.json" for name in chapter(registry))
     for f in sessions[0].glob("*.json"):
         validate(json.loads(f.read_text()))
     assert (sessions[0] / "summary.md").read_text().startswith("| recipe")
@@ -67,10 +72,10 @@ def test_benchmark_json_carries_the_results(smoke_run, registry):
     _, out = smoke_run
     doc = json.loads((out / "bench.json").read_text())
     infos = {b["extra_info"]["recipe"]: b["extra_info"] for b in doc["benchmarks"]}
-    assert set(infos) == set(registry.recipes)
+    assert set(infos) == set(chapter(registry))
     assert all(0 <= i["error_rate"] <= 1 and i["wall_s"] > 0 for i in infos.values())
     assert infos["resnet50_mixed_precision"]["precision"] == "bf16"
-    assert sorted(r.recipe for r in load_results([out / "bench.json"])) == sorted(registry.recipes)
+    assert sorted(r.recipe for r in load_results([out / "bench.json"])) == chapter(registry)
 
 
 def test_pytest_benchmark_times_what_wall_s_measures(smoke_run):
@@ -139,6 +144,13 @@ def test_cases_carry_markers_for_selection(cache_dir):
     assert "resnet50_mixed_precision" not in proc.stdout
     deep = bench(["--collect-only", "-q", "--scale", "smoke", "-m", "deep"], cache_dir).stdout
     assert "resnet50_mixed_precision-seed0" in deep and "resnet50_fp32-seed0" in deep and "baseline" not in deep
+
+
+def test_the_next_chapter_runs_only_when_asked_for(cache_dir):
+    default = bench(["--collect-only", "-q", "--scale", "smoke"], cache_dir).stdout
+    assert "test_recipe[baseline-seed0]" in default and "xresnet_from_scratch" not in default
+    chosen = bench(["--collect-only", "-q", "--scale", "smoke", "--suite", "next_chapter"], cache_dir).stdout
+    assert "test_recipe[xresnet_from_scratch-seed0]" in chosen and "baseline" not in chosen
 
 
 def test_the_readme_plugin_example_runs_as_written(cache_dir, tmp_path, smoke_session):

@@ -110,6 +110,16 @@ def test_early_stopping_contrast(registry):
     ]
 
 
+def test_xresnet_from_scratch(registry):
+    """The next chapter's ``Learner(dls, xresnet50(), ...)`` + ``fit_one_cycle(5, 3e-3)``: random init, xresnet50
+    at Imagenette's full scale, outside the default suite."""
+    assert spy_run(registry, "xresnet_from_scratch") == [("fit_one_cycle", (5, 3e-3), {})]
+    recipe = registry.recipe("xresnet_from_scratch")
+    assert (recipe.weights, recipe.suite, recipe.arch_role, recipe.precision) == ("none", "next_chapter", "default",
+                                                                                  "fp32")
+    assert registry.workload("imagenette").scales["full"].arch == "xresnet50"
+
+
 def test_full_scale_is_the_chapters_data_settings():
     assert (FULL.presize, FULL.image_size, FULL.batch_size, FULL.arch) == (460, 224, 64, "resnet34")
     assert FULL.max_epochs_per_fit is None and FULL.lr_find_num_it is None
@@ -117,6 +127,6 @@ def test_full_scale_is_the_chapters_data_settings():
 
 def test_every_builtin_recipe_has_a_fidelity_test(registry):
     tested = {"baseline", "lr_find_tuned", "freeze_unfreeze", "discriminative_lr", "resnet50_mixed_precision",
-              "resnet50_fp32", "early_stopping_contrast"}
+              "resnet50_fp32", "early_stopping_contrast", "xresnet_from_scratch"}
     builtin = {n for n, r in registry.recipes.items() if r.origin == "built-in"}
     assert builtin == tested
