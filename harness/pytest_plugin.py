@@ -28,6 +28,7 @@ MARKERS = {
     "mixed_precision": "the recipe asks for mixed precision (fp16 on CUDA, bf16 on CPU -- slow on CPUs "
                        "without native bfloat16 kernels)",
     "deep": "the recipe trains the workload's deeper architecture",
+    "next_chapter": "the recipe is of the book's next chapter (--suite next_chapter or all creates its cases)",
 }
 
 
@@ -73,6 +74,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             recipe = session.registry.recipe(name)
             marks = [pytest.mark.mixed_precision] if recipe.precision == "mixed" else []
             marks += [pytest.mark.deep] if recipe.arch_role == "deep" else []
+            marks += [getattr(pytest.mark, recipe.suite)] if recipe.suite in MARKERS else []
             params.append(pytest.param((name, seed), marks=marks, id=f"{name}-seed{seed}"))
         metafunc.parametrize("recipe_case", params)
 

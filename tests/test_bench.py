@@ -144,6 +144,8 @@ def test_cases_carry_markers_for_selection(cache_dir):
     assert "resnet50_mixed_precision" not in proc.stdout
     deep = bench(["--collect-only", "-q", "--scale", "smoke", "-m", "deep"], cache_dir).stdout
     assert "resnet50_mixed_precision-seed0" in deep and "resnet50_fp32-seed0" in deep and "baseline" not in deep
+    nxt = bench(["--collect-only", "-q", "--scale", "smoke", "--suite", "all", "-m", "next_chapter"], cache_dir).stdout
+    assert "xresnet_from_scratch-seed0" in nxt and "baseline" not in nxt
 
 
 def test_the_next_chapter_runs_only_when_asked_for(cache_dir):
