@@ -115,9 +115,11 @@ def test_resnet50_says_which_version_ran(registry, torch_home, no_network_needed
     from torchvision.models import ResNet50_Weights
 
     arch = registry.arch("resnet50")
+    import torch
+
     for member in (ResNet50_Weights.IMAGENET1K_V1, ResNet50_Weights.IMAGENET1K_V2):
         cache_path(member.url).parent.mkdir(parents=True, exist_ok=True)
-        cache_path(member.url).write_bytes(b"stand-in")
+        torch.save({"stand_in": torch.zeros(1)}, cache_path(member.url))  # loads, so not taken for a damaged copy
     with pytest.warns(UserWarning):
         default, chapter = imagenet_weights(arch), imagenet_weights(arch, "IMAGENET1K_V1")
     assert default.detail["torchvision_weights"] == "ResNet50_Weights.IMAGENET1K_V2"
