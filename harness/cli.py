@@ -353,14 +353,21 @@ def _percent(text: str) -> float:
     return float(match.group(1)) / 100
 
 
-def _alpha(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: a significance level between 0 and 1, e.g. 0.05")
-    return value
+def _between_0_and_1(what: str, example: str):
+    """An argparse type: a number strictly between 0 and 1 (``what``, e.g. "a power"), else an error naming it."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not 0 < value < 1:
+            raise argparse.ArgumentTypeError(f"{text!r}: {what} between 0 and 1, e.g. {example}")
+        return value
+    return parse
+
+
+_alpha = _between_0_and_1("a significance level", "0.05")
+_share = _between_0_and_1("a power", "0.8")
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -380,16 +387,6 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     for v in failed:
         print(f"recipebench: regression: {v}", file=sys.stderr)
     return 1 if failed else 0
-
-
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: a power between 0 and 1, e.g. 0.8")
-    return value
 
 
 def _cmd_seeds(args: argparse.Namespace) -> int:

@@ -521,22 +521,18 @@ def check_comparable(base: Side, new: Side, force: bool) -> list[str]:
     (:data:`DATA_FIELDS`), mix them, or repeat a seed."""
     notes = check_uniform(f"base {base.name}", base.results, force)
     notes += check_uniform(f"new {new.name}", new.results, force)
-    a, b = setup_of(base.results), setup_of(new.results)
-    differ = [f for f in SETUP_FIELDS if a[f] != b[f]]
-    if differ:
-        text = (f"base {base.name} ({_setup_text({f: a[f] for f in differ})}) and new {new.name} "
-                f"({_setup_text({f: b[f] for f in differ})}) differ in {', '.join(differ)}")
-        if not force:
-            raise CompareError(f"{text}: their numbers are not comparable; pass --force to compare anyway")
-        notes.append(f"forced: {text}")
-    a, b = data_of(base.results), data_of(new.results)
-    differ = [f.name for f in DATA_FIELDS if a[f.name] != b[f.name]]
-    if differ:
-        text = (f"base {base.name} ({_setup_text({f: a[f] for f in differ})}) and new {new.name} "
-                f"({_setup_text({f: b[f] for f in differ})}) differ in what was trained on ({', '.join(differ)})")
-        if not force:
-            raise CompareError(f"{text}: not the same data, so not comparable; pass --force to compare anyway")
-        notes.append(f"forced: {text}")
+    checks = ((setup_of, list(SETUP_FIELDS), "in {fields}", "their numbers are not comparable"),
+              (data_of, [f.name for f in DATA_FIELDS], "in what was trained on ({fields})",
+               "not the same data, so not comparable"))
+    for describe, fields, where, why in checks:
+        a, b = describe(base.results), describe(new.results)
+        differ = [f for f in fields if a[f] != b[f]]
+        if differ:
+            text = (f"base {base.name} ({_setup_text({f: a[f] for f in differ})}) and new {new.name} "
+                    f"({_setup_text({f: b[f] for f in differ})}) differ {where.format(fields=', '.join(differ))}")
+            if not force:
+                raise CompareError(f"{text}: {why}; pass --force to compare anyway")
+            notes.append(f"forced: {text}")
     for tag, side in (("base", base), ("new", new)):
         notes += check_no_repeats(side.name, side.results, force)
         origins = Origins.of(side.results)
