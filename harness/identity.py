@@ -118,8 +118,8 @@ NOT_IN_IDENTITY: Mapping[str, str] = MappingProxyType({
     "cpu_bf16": "decides whether a mixed-precision case trains on a CPU at all, not how it trains "
                 "(precision_requested is in the identity)",
     "resume": "asks for this comparison; it changes no run",
-    "reference": "shapes the session table only (a --table option), not a run",
-    "target_error": "shapes the session table only (a --table option), not a run",
+    "reference": "shapes the session table only (`recipebench table` takes it too), not a run",
+    "target_error": "shapes the session table only (`recipebench table` takes it too), not a run",
     "executor": "where cases train: what changes their timings, the machine and --cases-per-node, is in the "
                 "identity (machine: this host, or a Ray cluster)",
 })

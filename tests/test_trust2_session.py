@@ -16,7 +16,7 @@ import pytest
 
 from recipebench import store
 from recipebench.cli import main as cli
-from recipebench.options import OPTION_TABLE, Options
+from recipebench.options import OPTION_TABLE
 from recipebench.session import BenchSession
 from tests.conftest import REPO, subprocess_env
 from tests.images import class_folders
