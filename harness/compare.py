@@ -443,25 +443,25 @@ class DataField:
     """Something a result records about what it trained on, which compared results must share."""
 
     name: str  # as the result document spells it (``config.split``)
-    read: Callable[[RunResult], str]
+    read: Callable[[RunResult], str | None]  # None: not recorded (an older document), which matches any value
     shown: int | None = None  # show only the first characters (a fingerprint)
 
 
 #: What was trained on: results must agree on these too to be compared (or put side by side), unless --force.
-#: (The labelling, --labels / --label-re, is not in a result document yet; n_classes shows most changes of it.)
 DATA_FIELDS = (
     DataField("workload_fingerprint", lambda r: r.workload_fingerprint, shown=12),
     DataField("config.split", lambda r: r.config.split),
     DataField("dropped_classes", lambda r: ", ".join(r.dropped_classes) or "none"),
     DataField("n_classes", lambda r: str(r.n_classes)),
+    DataField("config.labels", lambda r: r.config.labels),  # --labels / --label-re (schema 6 on)
 )
 
 
 def data_of(results: Sequence[RunResult], ignore: Sequence[str] = ()) -> dict[str, list[str]]:
     """The values of :data:`DATA_FIELDS` (minus ``ignore``, by name or its last part) in ``results``, sorted
     and shortened as shown."""
-    return {f.name: sorted({f.read(r)[:f.shown] for r in results}) for f in DATA_FIELDS
-            if f.name not in ignore and f.name.rpartition(".")[2] not in ignore}
+    return {f.name: sorted({value[:f.shown] for r in results if (value := f.read(r)) is not None})
+            for f in DATA_FIELDS if f.name not in ignore and f.name.rpartition(".")[2] not in ignore}
 
 
 @dataclass(frozen=True)
@@ -526,7 +526,7 @@ def check_comparable(base: Side, new: Side, force: bool) -> list[str]:
                "not the same data, so not comparable"))
     for describe, fields, where, why in checks:
         a, b = describe(base.results), describe(new.results)
-        differ = [f for f in fields if a[f] != b[f]]
+        differ = [f for f in fields if a[f] != b[f] and a[f] and b[f]]  # an empty side: not recorded there
         if differ:
             text = (f"base {base.name} ({_setup_text({f: a[f] for f in differ})}) and new {new.name} "
                     f"({_setup_text({f: b[f] for f in differ})}) differ {where.format(fields=', '.join(differ))}")

@@ -155,6 +155,14 @@ def labeller(data: PreparedData):
     return parent_label
 
 
+def labelling(data: PreparedData) -> str:
+    """How :func:`labeller` reads the classes of ``data``, as results record it (``config.labels``): with
+    the data's fingerprint (file names and sizes) it decides every image's class."""
+    if data.label_re is not None:
+        return f"file names by {data.label_re!r}"
+    return "top-level folders" if data.label_folder == "top" else "parent folders"
+
+
 def splitter(data: PreparedData):
     """The ``splitter`` for ``data``: the folders' own split, or the chapter's random one."""
     folders = training_split(data)

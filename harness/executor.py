@@ -271,7 +271,7 @@ def train_remotely(options: Options, session_id: str, recipe: str, seed: int, re
 
     torch.set_num_threads(resources.cpus)  # Ray set OMP_NUM_THREADS to the CPUs reserved; say it to torch too
     session = BenchSession(options, session_id=session_id)
-    node = node_record(ray, resources)
+    node = {**node_record(ray, resources), "cases_per_node": options.cases_per_node}  # part of a case's identity
     # Sent, not awaited: a task blocked in ray.get lends its CPUs to the next task, which would then train
     # beside this one. The data, weights and warm-up take seconds, time enough for it to arrive.
     ledger.start.remote(recipe, seed, {

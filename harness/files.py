@@ -64,7 +64,7 @@ def atomic_write(path: Path, content: bytes | str | Iterable[bytes], *, overwrit
             os.replace(tmp, path)
             return path
         for n in range(1, MAX_NAMES + 1):
-            target = path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+            target = free_name(path, n)
             try:
                 os.link(tmp, target)  # atomic, and fails if the name is taken
                 return target
@@ -74,6 +74,26 @@ def atomic_write(path: Path, content: bytes | str | Iterable[bytes], *, overwrit
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def free_name(path: Path, n: int) -> Path:
+    """The ``n``-th name ``overwrite=False`` tries for ``path``: ``name.json``, ``name-2.json``, ..."""
+    return path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+
+
+def move_without_replacing(source: Path, target: Path) -> Path:
+    """Move ``source`` to ``target``, or, if that name is taken, to its first free numbered name (as
+    :func:`atomic_write` with ``overwrite=False``): linked there atomically, then unlinked here, so the
+    file is never lost and nothing is replaced. Returns where it went."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, MAX_NAMES + 1):
+        try:
+            os.link(source, free_name(target, n))
+        except FileExistsError:
+            continue
+        source.unlink()
+        return free_name(target, n)
+    raise FileExistsError(f"no free file name for {target} (tried {MAX_NAMES})")
 
 
 @contextlib.contextmanager

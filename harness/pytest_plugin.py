@@ -5,12 +5,15 @@
 from __future__ import annotations
 
 import contextlib
+import signal
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from recipebench import render
+from recipebench import render, store
 from recipebench.executor import RemoteCase, make_executor
 from recipebench.files import atomic_write
 from recipebench.options import FLAGS, OPTION_TABLE, REPEATABLE, UsageError, from_values
@@ -22,6 +25,7 @@ from recipebench.store import EXTRA_INFO_KEY
 SESSION_KEY = pytest.StashKey[BenchSession]()
 TERMINAL_KEY = pytest.StashKey[Any]()
 EXECUTOR_KEY = pytest.StashKey[Any]()
+SIGTERM_KEY = pytest.StashKey[Any]()  # the SIGTERM handler before the suite's, put back at the end
 _DEST_PREFIX = "recipebench_"
 #: Markers every case gets from its recipe, so `-m "not mixed_precision"` or `-m deep` select cases.
 MARKERS = {
@@ -51,9 +55,28 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         options = from_values(values)
         config.stash[EXECUTOR_KEY] = make_executor(options, say=_terminal_line(config))
-        config.stash[SESSION_KEY] = BenchSession(options, say=_terminal_line(config))
+        config.stash[SESSION_KEY] = BenchSession(options, say=_terminal_line(config),
+                                                 last_resort=_terminal_stderr(config))
     except (UsageError, PluginError) as exc:
         raise pytest.UsageError(str(exc)) from None
+    _stop_on_sigterm(config)
+
+
+def _stop_on_sigterm(config: pytest.Config) -> None:
+    """SIGTERM (a cancelled CI job, ``kill``) stops the suite as Ctrl-C does: the case training is
+    abandoned, every document already written stays, and the table and ``summary.md`` of what finished
+    are written; ``--resume`` completes the rest. A second SIGTERM ends the process at once."""
+    if threading.current_thread() is not threading.main_thread():  # pragma: no cover - pytest run from a thread
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        raise KeyboardInterrupt("recipebench: SIGTERM: stopping as for Ctrl-C; finished results are kept "
+                                "(--resume completes the rest)")
+
+    config.stash[SIGTERM_KEY] = previous
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _refuse_xdist(config: pytest.Config) -> None:
@@ -105,8 +128,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             resumed = bench.resume(to_run)
             skips.update(resumed)
             to_run = [case for case in to_run if case not in resumed]
+        if to_run:
+            bench.claim_results_dir()  # the session's own folder and id, before any case is planned
     except (SetupError, UsageError) as exc:
         raise pytest.UsageError(f"recipebench: {exc}") from None
+    except OSError as exc:
+        raise pytest.UsageError(f"recipebench: --results-dir {bench.options.results_dir}: cannot make the "
+                                f"session's folder there ({exc.strerror or exc})") from None
     for case, reason in skips.items():
         items[case].add_marker(pytest.mark.skip(reason=reason))
     reporter = config.pluginmanager.getplugin("terminalreporter")
@@ -129,6 +157,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     for result in executor.close(bench):
         bench.record(result)
+    bench.release_results_dir()
 
 
 def _terminal(config: pytest.Config):
@@ -167,6 +196,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     terminal = config.stash.get(TERMINAL_KEY, None)
     if terminal is not None:  # a suite stopped mid-case (Ctrl-C) leaves its live line: end it
         terminal.close()
+    if SIGTERM_KEY in config.stash:
+        previous = config.stash[SIGTERM_KEY]
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def _terminal_line(config: pytest.Config):
@@ -183,6 +215,16 @@ def _terminal_line(config: pytest.Config):
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
             reporter.write_line(f"recipebench: {line}")
     return say
+
+
+def _terminal_stderr(config: pytest.Config):
+    """Write text to the terminal's stderr now, pytest's capture suspended (a result no disk takes)."""
+    def write(text: str) -> None:
+        capture = config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            sys.stderr.write(text)
+            sys.stderr.flush()
+    return write
 
 
 @pytest.fixture
@@ -234,13 +276,14 @@ def _give_time(benchmark, seconds: float) -> None:
         benchmark.stats.stats.data[:] = [seconds]
 
 
-def extra_info(result, path: Path) -> dict:
+def extra_info(result, path: Path | None) -> dict:
     """What pytest-benchmark stores with the benchmark: headline figures and the whole document."""
     return {
         "recipe": result.recipe, "seed": result.seed, "status": result.status, "error_rate": result.error_rate,
         "best_error_rate": result.best_error_rate, "best_epoch": result.best_epoch, "wall_s": result.wall_s,
         "samples_per_s": result.samples_per_s, "peak_memory_bytes": result.peak_memory_bytes,
-        "precision": result.precision, "device": result.device, "result_file": str(path),
+        "precision": result.precision, "device": result.device,
+        "result_file": None if path is None else str(path),
         "timed_on": result.ran_on,  # where the benchmark's time was measured (a remote worker's own clock)
         EXTRA_INFO_KEY: result.to_dict(),
     }
@@ -257,19 +300,35 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     written = [s for s in session.saved if s.in_results_dir]
     elsewhere = [s for s in session.saved if not s.in_results_dir]
     for saved in elsewhere:
-        terminalreporter.write_line(f"recipebench: {saved.path.name} is not in the results folder "
-                                    f"({saved.problem}); kept at {saved.path}", red=True)
+        terminalreporter.write_line(f"recipebench: a result is not in the results folder ({saved.problem}); "
+                                    f"kept {saved.where}", red=True)
     if not written:
         return
     folder = session.results_dir
     extras = []
     try:  # the table and plot are made again from the documents by `recipebench table|plot`: never fatal
-        markdown = render.session_report(session.results, fmt="markdown", skipped=session.skipped, **ranked_by)
+        results, skipped = _folder_cases(session, folder, terminalreporter)
+        markdown = render.session_report(results, fmt="markdown", skipped=skipped, **ranked_by)
         atomic_write(folder / "summary.md", markdown + "\n")
         extras.append("summary.md")
-        render.plot_epochs(session.results, folder / "epochs.png")
+        if (folder / "epochs.png").exists():  # a resumed session's: it covered fewer cases
+            store.set_aside(folder / "epochs.png")
+        render.plot_epochs(results, folder / "epochs.png")
         extras.append("epochs.png")
     except Exception as exc:
         terminalreporter.write_line(f"(not written: {', '.join(sorted({'summary.md', 'epochs.png'} - set(extras)))}:"
                                     f" {type(exc).__name__}: {exc})")
     terminalreporter.write_line(f"results: {folder} ({len(written)} runs{''.join(', ' + e for e in extras)})")
+
+
+def _folder_cases(session: BenchSession, folder: Path, terminalreporter) -> tuple[list[RunResult], list[SkippedCase]]:
+    """Every case of the session folder, for its ``summary.md`` and ``epochs.png``: this session's results
+    (one kept in a fallback folder too), then the folder's other current documents (a resumed session's
+    folder holds cases this session did not select), and the cases it skipped that nothing ran."""
+    cases = {(r.recipe, r.seed): r for r in session.results}
+    try:
+        for r in store.load_results([folder]):
+            cases.setdefault((r.recipe, r.seed), r)
+    except store.ResultsError as exc:  # a broken document there: the table of this session's results only
+        terminalreporter.write_line(f"(summary.md and epochs.png cover this session's results only: {exc})")
+    return list(cases.values()), [s for s in session.skipped if (s.recipe, s.seed) not in cases]

@@ -13,7 +13,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any, Mapping
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 STATUS_OK = "ok"
 STATUS_ERROR = "error"  # the recipe raised: the traceback is in ``error``
 STATUS_DIVERGED = "diverged"  # the training loss went non-finite or exploded: see ``divergence``
@@ -154,6 +154,9 @@ class Config:
     #: The split trained on: "random(valid_pct=0.2, seed=42)" (the chapter's) or the folder's own,
     #: "folders(train=train, valid=valid)".
     split: str
+    #: How the classes were read from the files (:func:`recipebench.data.labelling`): "top-level folders",
+    #: "parent folders" or "file names by '<regex>'". None in documents written before schema 6.
+    labels: str | None = None
 
 
 @dataclass(frozen=True)
@@ -305,8 +308,14 @@ def _to_5(doc: dict[str, Any]) -> dict[str, Any]:
             "outcomes": [{**o, "epochs": epochs(o.get("epochs", []))} for o in doc.get("outcomes", [])]}
 
 
+def _to_6(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 6 added ``config.labels``, how the classes were read: older runs did not record it (None)."""
+    config = doc.get("config")
+    return {**doc, "config": {**config, "labels": None} if isinstance(config, Mapping) else config}
+
+
 #: How a document of version N becomes version N + 1 (asv's ``update_to_N``), applied in turn.
-UPGRADES = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5}
+UPGRADES = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6}
 
 
 class NewerSchemaError(ValueError):

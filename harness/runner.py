@@ -258,11 +258,12 @@ def _planned(p: RunPlan, workers: int) -> dict[str, Any]:
 
 
 def _split_config(data: PreparedData) -> dict[str, Any]:
-    """The split as the result's config records it: valid_pct and split_seed only for the random one."""
+    """The split and the labelling as the result's config records them: valid_pct and split_seed only for
+    the random split."""
     folders = data_mod.training_split(data)
     random = folders is None
     return {"split": data_mod.split_description(folders), "valid_pct": data_mod.VALID_PCT if random else None,
-            "split_seed": data_mod.SPLIT_SEED if random else None}
+            "split_seed": data_mod.SPLIT_SEED if random else None, "labels": data_mod.labelling(data)}
 
 
 def _best(epochs) -> tuple[float | None, int | None]:

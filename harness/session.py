@@ -5,6 +5,8 @@ Used by the pytest plugin (:mod:`recipebench.pytest_plugin`); everything here is
 from __future__ import annotations
 
 import contextlib
+import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -14,7 +16,6 @@ from recipebench import weights as weights_mod
 from recipebench.api import Arch, PreparedData, Recipe, WeightsFile, WorkloadRequest
 from recipebench.cache import default_cache_dir
 from recipebench.checks import class_report
-from recipebench.data import split_description, training_split
 from recipebench.environment import (
     DeviceError,
     cpu_bf16,
@@ -24,6 +25,7 @@ from recipebench.environment import (
     versions,
 )
 from recipebench.files import sha256_file
+from recipebench.identity import CaseIdentity
 from recipebench.measure import warm_up
 from recipebench.options import Options, UsageError, coerce_option
 from recipebench.registry import Registry, UnknownNameError, load_registry
@@ -51,34 +53,47 @@ FINISHED = ("ok", "diverged")
 class Saved:
     """Where a finished run's result document went."""
 
-    path: Path
+    path: Path | None  # None: no folder took it; it was printed to the terminal (:meth:`BenchSession.record`)
     in_results_dir: bool  # False: the results folder failed, the document went to a fallback folder
     problem: str | None = None  # why the results folder failed
+    printed_as: str | None = None  # with no path: the line the document follows on stderr
+
+    @property
+    def where(self) -> str:
+        """Where the document is, for "kept ...": ``at <its file>``, or on the terminal."""
+        if self.path is not None:
+            return f"at {self.path}"
+        return (f"nowhere on disk (every folder failed): printed to the terminal (stderr) after the line "
+                f"{self.printed_as!r}")
 
 
-#: The packages whose versions must match for --resume to take a finished case.
-RESUME_VERSIONS = ("python", "torch", "torchvision", "fastai", "fastcore", "recipebench")
+def print_document(result: RunResult, write: Callable[[str], None]) -> str:
+    """The last resort for a result no folder takes: its whole document through ``write`` (the
+    terminal's stderr), between a BEGIN and an END line that name the case; returns the BEGIN line."""
+    case = f"recipebench result {result.recipe} seed {result.seed}"
+    begin = (f"----- BEGIN {case}: no folder could take it; save the lines between BEGIN and END as "
+             f"{result.recipe}-seed{result.seed}.json -----")
+    write("\n".join([begin, json.dumps(result.to_dict(), indent=2, default=str), f"----- END {case} -----"]) + "\n")
+    return begin
 
 
-def configuration_of(result: RunResult) -> dict[str, Any]:
-    """A result's configuration as :meth:`BenchSession.configuration` spells a case's."""
-    return {"recipe": result.recipe, "seed": result.seed, "workload": result.workload,
-            "workload_fingerprint": result.workload_fingerprint, "scale": result.scale, "device": result.device,
-            "arch": result.config.arch, "weights_sha256": result.weights.sha256,
-            "recipe_options": dict(result.recipe_options), "precision_requested": result.precision_requested,
-            "split": result.config.split, "dropped_classes": list(result.dropped_classes),
-            "versions": {k: result.versions.get(k) for k in RESUME_VERSIONS}}
+def to_stderr(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()
 
 
 class BenchSession:
     def __init__(self, options: Options, registry: Registry | None = None,
-                 say: Callable[[str], None] | None = None, session_id: str | None = None) -> None:
+                 say: Callable[[str], None] | None = None, session_id: str | None = None,
+                 last_resort: Callable[[str], None] = to_stderr) -> None:
         """``say``: where the session reports what it is about to train on (the data's classes and
         split, once, before the first run); None: nowhere. ``session_id``: this is a remote worker's
         share of the session of that id (:mod:`recipebench.executor`): it trains and returns results,
-        the session's driver writes them, so the results folder is not this one's to check."""
+        the session's driver writes them, so the results folder is not this one's to check.
+        ``last_resort``: where a result document goes that no folder takes (a full disk): the terminal."""
         self.options = options
         self.say = say
+        self.last_resort = last_resort
         self.registry = registry if registry is not None else load_registry(options.plugins_dir)
         try:
             self.workload = self.registry.workload(options.workload)
@@ -154,10 +169,22 @@ class BenchSession:
 
     @property
     def results_dir(self) -> Path:
-        """This session's folder under --results-dir (made on first use)."""
+        """This session's folder under --results-dir, made on first use under a name no other session has
+        (two suites started in the same second: ``<id>`` and ``<id>-2``), which becomes the session's id:
+        the suite claims it before the first case is planned, so every document names its own folder."""
         if self._dir is None:
             self._dir = store.session_dir(Path(self.options.results_dir), self.session_id)
+            self.session_id = self._dir.name
         return self._dir
+
+    def claim_results_dir(self) -> Path:
+        """Make this session's folder (and so its id, :attr:`results_dir`) now, before cases are planned."""
+        return self.results_dir
+
+    def release_results_dir(self) -> None:
+        """At the end: the session folder, if it stayed empty (nothing finished), is removed again."""
+        if self._dir is not None:
+            store.remove_if_empty(self._dir)
 
     def data(self, progress: Callable[[int, int, str], None] | None = None) -> PreparedData:
         """The workload's data, made ready once per session (``progress``: told how the making goes, and
@@ -197,14 +224,16 @@ class BenchSession:
         return None if self.bf16["native"] else NO_NATIVE_BF16
 
     def resume(self, cases: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
-        """``--resume``: the newest session folder under --results-dir holding cases of this configuration
-        that finished (status ok or diverged) becomes this session's folder; those cases are taken from it
-        (into :attr:`results`, for the table) instead of trained again. Returns each skipped case with why.
-        Call after :meth:`check_setup` (the configuration includes the data's fingerprint and the weights)."""
-        wanted = {case: self.configuration(*case) for case in cases}
+        """``--resume``: the newest session folder under --results-dir holding a current document of one of
+        ``cases`` with the same identity (:class:`~recipebench.identity.CaseIdentity`) becomes this session's
+        folder; its cases that finished (status ok or diverged) are taken from it (into :attr:`results`, for
+        the table) instead of trained again, the others train there (an earlier attempt moves to its
+        ``attempts/``). Returns each skipped case with why. Call after :meth:`check_setup` (the identity
+        includes the data's fingerprint and the weights)."""
+        wanted = {case: self.identity(*case) for case in cases}
         root = Path(self.options.results_dir)
         for folder in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True) if root.is_dir() else ():
-            found = {}
+            found, attempted = {}, False
             for path in sorted(folder.glob("*.json")):
                 try:
                     (result,) = store.load_results([path])
@@ -213,11 +242,13 @@ class BenchSession:
                         self.say(f"--resume cannot read {exc}; no case is taken from it")
                     continue
                 except (store.ResultsError, ValueError):
-                    continue  # not a result of ours (or broken): not a finished case
+                    continue  # not a result of ours (or broken): not a case of this session
                 case = (result.recipe, result.seed)
-                if case in wanted and result.status in FINISHED and configuration_of(result) == wanted[case]:
-                    found[case] = (result, path)
-            if found:
+                if case in wanted and CaseIdentity.from_result(result) == wanted[case]:
+                    attempted = True
+                    if result.status in FINISHED:
+                        found[case] = (result, path)
+            if attempted:
                 self.session_id, self._dir = folder.name, folder
                 for result, path in found.values():
                     self.results.append(result)
@@ -225,16 +256,10 @@ class BenchSession:
                 return {case: f"finished earlier in {folder} (--resume)" for case in found}
         return {}
 
-    def configuration(self, recipe_name: str, seed: int) -> dict[str, Any]:
-        """What must match for a finished result to stand for this case (:func:`configuration_of`)."""
-        plan = self.plan(recipe_name, seed)
-        data = plan.data
-        return {"recipe": recipe_name, "seed": seed, "workload": self.workload.name,
-                "workload_fingerprint": data.fingerprint, "scale": self.scale.name, "device": self.device.type,
-                "arch": plan.arch.name, "weights_sha256": plan.weights.sha256 if plan.weights else None,
-                "recipe_options": dict(plan.recipe_options), "precision_requested": plan.recipe.precision,
-                "split": split_description(training_split(data)), "dropped_classes": list(data.dropped_classes),
-                "versions": {k: self.versions.get(k) for k in RESUME_VERSIONS}}
+    def identity(self, recipe_name: str, seed: int) -> CaseIdentity:
+        """What must match for a finished result to stand for this case."""
+        return CaseIdentity.from_plan(self.plan(recipe_name, seed), self.options.executor,
+                                      self.options.cases_per_node)
 
     def device_label(self) -> str:
         """The device as the plan line names it: ``cpu, AMD EPYC (2 threads)``, ``cuda:0, NVIDIA H200``."""
@@ -371,7 +396,7 @@ class BenchSession:
                        f"{result.workload_fingerprint[:12]} on {result.ran_on}, {self.data().fingerprint[:12]} here on "
                        f"{socket.gethostname()}; give every node the same data (--data-dir on a shared path, or "
                        f"the same workload version)")
-            saved = Saved(store.write_fallback(result, self.fallback_dirs()), in_results_dir=False, problem=problem)
+            saved = self._elsewhere(result, problem)
             self.saved.append(saved)
             return saved
         self.results.append(result)
@@ -380,10 +405,19 @@ class BenchSession:
         try:
             saved = Saved(store.write_result(result, self.results_dir), in_results_dir=True)
         except Exception as exc:  # OSError above all; a schema error must not lose the run either
-            problem = f"{type(exc).__name__}: {exc}"
-            saved = Saved(store.write_fallback(result, self.fallback_dirs()), in_results_dir=False, problem=problem)
+            saved = self._elsewhere(result, f"{type(exc).__name__}: {exc}")
         self.saved.append(saved)
         return saved
+
+    def _elsewhere(self, result: RunResult, problem: str) -> Saved:
+        """``result`` kept outside the results folder: in the first fallback folder that takes it, or, when
+        none does (a full disk holds them all), printed whole to the terminal (:attr:`last_resort`)."""
+        try:
+            return Saved(store.write_fallback(result, self.fallback_dirs()), in_results_dir=False, problem=problem)
+        except OSError as exc:
+            problem = f"{problem}; the fallback folders failed too ({exc.strerror or exc})"
+            begin = print_document(result, self.last_resort)
+            return Saved(None, in_results_dir=False, problem=problem, printed_as=begin)
 
     def fallback_dirs(self) -> list[Path]:
         """Where results go when the results folder cannot take them, in order of preference."""

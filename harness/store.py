@@ -6,8 +6,14 @@ Layout::
       20261129T141500Z-synthetic-quick-cpu/      # one folder per session
         baseline-seed0.json
         ...
-        summary.md                                # the session's table
+        summary.md                                # the session's table, of every case in the folder
         epochs.png                                # error_rate per epoch, per recipe
+        attempts/                                 # earlier attempts: a failed case --resume trained again,
+          baseline-seed0.json                     #   the epochs.png it replaced; kept, never read as current
+
+One current document per case: a case written again (``--resume`` trains a failed one again) becomes
+``<recipe>-seed<seed>.json`` and the earlier document moves to ``attempts/``. Nothing is ever deleted
+or overwritten.
 
 :func:`load_results` reads result files, folders of them (recursively) and pytest-benchmark's
 ``--benchmark-json`` / ``--benchmark-save`` files (the documents travel in ``extra_info``).
@@ -15,15 +21,19 @@ Layout::
 from __future__ import annotations
 
 import json
+import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from recipebench.files import atomic_write
+from recipebench.files import atomic_write, move_without_replacing
 from recipebench.results import SCHEMA_VERSION, NewerSchemaError, RunResult, upgrade, validate
 
 EXTRA_INFO_KEY = "recipebench"
+#: The folder in a session folder that keeps earlier attempts (:func:`write_result`); not read as current results.
+ATTEMPTS = "attempts"
 
 
 class ResultsError(ValueError):
@@ -45,7 +55,8 @@ def check_writable(folder: Path) -> None:
 
 
 def session_dir(results_dir: Path, session_id: str) -> Path:
-    """The session's folder under ``results_dir``, created now; a clash gets a numbered suffix."""
+    """The session's folder under ``results_dir``, created now, atomically: a name another session made
+    first (two suites started in the same second) is never shared; this one gets a numbered suffix."""
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     for n in range(1, 1000):
@@ -58,12 +69,46 @@ def session_dir(results_dir: Path, session_id: str) -> Path:
     raise ResultsError(f"cannot make a new session folder under {results_dir}")  # pragma: no cover
 
 
+def remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` if it is empty (a session that finished nothing); anything in it keeps it."""
+    try:
+        Path(folder).rmdir()
+    except OSError:
+        pass
+
+
+def case_file(recipe: str, seed: int) -> str:
+    """The name of a case's document in its session folder."""
+    return f"{recipe}-seed{seed}.json"
+
+
+def set_aside(path: Path) -> Path:
+    """Move ``path`` (a file in a session folder) into the folder's ``attempts/``, under its name or the
+    next free one; returns where it went."""
+    return move_without_replacing(path, path.parent / ATTEMPTS / path.name)
+
+
 def write_result(result: RunResult, directory: Path) -> Path:
-    """Validate ``result`` against the schema and write it as ``<recipe>-seed<seed>.json``."""
+    """Validate ``result`` against the schema and write it as ``<recipe>-seed<seed>.json``, the case's
+    current document: an earlier document of the case there (``X-seed0.json``, or a numbered
+    ``X-seed0-2.json`` of older versions) is moved to ``attempts/`` once the new one is on disk."""
     doc = result.to_dict()
     validate(doc)
+    directory = Path(directory)
+    name = case_file(result.recipe, result.seed)
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"  # UTF-8: class names as they are (猫, not \u732b)
-    return atomic_write(Path(directory) / f"{result.recipe}-seed{result.seed}.json", text, overwrite=False)
+    path = atomic_write(directory / name, text, overwrite=False)
+    if path.name == name:
+        return path
+    same_case = re.compile(re.escape(name[:-len(".json")]) + r"(-\d+)?\.json")
+    for earlier in sorted(p for p in directory.iterdir() if same_case.fullmatch(p.name) and p != path):
+        set_aside(earlier)
+    try:  # the new document takes the case's name, unless another writer took it meanwhile
+        os.link(path, directory / name)
+    except FileExistsError:
+        return path
+    path.unlink()
+    return directory / name
 
 
 def write_fallback(result: RunResult, folders: Iterable[Path]) -> Path:
@@ -137,7 +182,8 @@ class Loaded:
 
 
 def scan_results(paths: Iterable[Path]) -> Loaded:
-    """Results from files and folders (folders are searched recursively for ``*.json``).
+    """Results from files and folders (folders are searched recursively for ``*.json``, but for the
+    ``attempts/`` folders in them: earlier attempts are read only when named).
 
     In a folder, a JSON file that is not a result (another tool's) is skipped and named in
     :attr:`Loaded.skipped`; a result that is broken stops with :class:`ResultsError`, as does a file
@@ -146,7 +192,8 @@ def scan_results(paths: Iterable[Path]) -> Loaded:
     skipped: list[str] = []
     for path in map(Path, paths):
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*.json") if not p.name.startswith("."))
+            files = sorted(p for p in path.rglob("*.json")
+                           if not p.name.startswith(".") and ATTEMPTS not in p.relative_to(path).parts[:-1])
             found = 0
             for f in files:
                 try:

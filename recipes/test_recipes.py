@@ -13,5 +13,5 @@ def test_recipe(benchmark, bench_session, recipe_run):
     saved = bench_session.record(result)
     benchmark.extra_info.update(extra_info(result, saved.path))
     assert saved.in_results_dir, (f"{result.recipe} seed {result.seed}: not in the results folder "
-                                  f"({saved.problem}); the result is kept at {saved.path}")
-    assert result.ok, f"{result.recipe} seed {result.seed} {result.status} (recorded in {saved.path}):\n{result.error}"
+                                  f"({saved.problem}); the result is kept {saved.where}")
+    assert result.ok, f"{result.recipe} seed {result.seed} {result.status} (recorded {saved.where}):\n{result.error}"

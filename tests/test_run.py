@@ -86,11 +86,15 @@ def test_a_seed_varies_the_head_but_never_the_split(smoke_session):
 
 
 def test_writing_never_overwrites(baseline_result, tmp_path):
+    """A case written again is the current document; the earlier one is kept in attempts/ (issue 20)."""
     first = store.write_result(baseline_result, tmp_path)
+    before = first.read_text()
     second = store.write_result(baseline_result, tmp_path)
-    assert first.name == "baseline-seed0.json" and second.name == "baseline-seed0-2.json"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["baseline-seed0-2.json", "baseline-seed0.json"]
-    assert store.load_results([tmp_path]) == [baseline_result, baseline_result]
+    assert first == second == tmp_path / "baseline-seed0.json"
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.json")) == \
+        ["attempts/baseline-seed0.json", "baseline-seed0.json"]
+    assert (tmp_path / "attempts" / "baseline-seed0.json").read_text() == before
+    assert store.load_results([tmp_path]) == [baseline_result]
 
 
 def test_an_invalid_result_is_not_written(baseline_result, tmp_path):
@@ -157,10 +161,12 @@ def test_a_version_1_document_without_rss_at_start_still_loads(baseline_result, 
 
 
 def as_version(result, version: int) -> dict:
-    """``result`` as schema ``version`` wrote it: before 5 without the epochs' elapsed_s and batch_losses,
-    before 4 without config.split and dropped_classes, before 3 without divergence, before 2 without
-    rss_at_start_bytes."""
+    """``result`` as schema ``version`` wrote it: before 6 without config.labels, before 5 without the epochs'
+    elapsed_s and batch_losses, before 4 without config.split and dropped_classes, before 3 without
+    divergence, before 2 without rss_at_start_bytes."""
     doc = result.to_dict()
+    if version < 6:
+        del doc["config"]["labels"]
     if version < 5:
         for epoch in [*doc["epochs"], *(e for o in doc["outcomes"] for e in o["epochs"])]:
             del epoch["elapsed_s"], epoch["batch_losses"]
@@ -174,12 +180,28 @@ def as_version(result, version: int) -> dict:
 
 
 def unclocked(result):
-    """``result`` as a document from before schema 5 loads: epochs without elapsed_s or batch losses."""
+    """``result`` as a document from before schema 5 loads: epochs without elapsed_s or batch losses (and,
+    as before schema 6, no labelling)."""
     def strip(epochs):
         return tuple(dataclasses.replace(e, elapsed_s=None, batch_losses=()) for e in epochs)
 
-    return dataclasses.replace(result, epochs=strip(result.epochs),
+    return dataclasses.replace(unlabelled(result), epochs=strip(result.epochs),
                                outcomes=tuple(dataclasses.replace(o, epochs=strip(o.epochs)) for o in result.outcomes))
+
+
+def unlabelled(result):
+    """``result`` as a document from before schema 6 loads: how its classes were read is not known."""
+    return dataclasses.replace(result, config=dataclasses.replace(result.config, labels=None))
+
+
+def test_a_version_5_document_loads_without_its_labelling(baseline_result, tmp_path):
+    """Schema 6 added config.labels (how the classes were read): older documents say None, not a guess."""
+    from recipebench.data import PETS_LABEL_RE
+
+    assert baseline_result.config.labels == f"file names by {PETS_LABEL_RE!r}"  # the synthetic workload's
+    (tmp_path / "baseline-seed0.json").write_text(json.dumps(as_version(baseline_result, 5)))
+    (loaded,) = store.load_results([tmp_path])
+    assert loaded.schema_version == SCHEMA_VERSION and loaded == unlabelled(baseline_result)
 
 
 def test_a_version_2_document_without_divergence_still_loads(baseline_result, tmp_path):
@@ -193,7 +215,7 @@ def test_a_version_3_document_reads_as_the_random_split_with_every_class(baselin
     """Results written before folders brought their own split: the chapter's random split, nothing dropped."""
     (tmp_path / "baseline-seed0.json").write_text(json.dumps(as_version(baseline_result, 3)))
     (loaded,) = store.load_results([tmp_path])
-    assert loaded.schema_version == SCHEMA_VERSION == 5
+    assert loaded.schema_version == SCHEMA_VERSION == 6
     assert loaded.config.split == "random(valid_pct=0.2, seed=42)" == baseline_result.config.split
     assert (loaded.config.valid_pct, loaded.config.split_seed, loaded.dropped_classes) == (0.2, 42, ())
     assert loaded == unclocked(baseline_result)

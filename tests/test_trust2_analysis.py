@@ -173,6 +173,7 @@ OTHER_DATA = [
     ("config.split", dict(config="folders"), "random(valid_pct=0.2, seed=42)", "folders(train=train, valid=valid)"),
     ("dropped_classes", dict(dropped_classes=("cat",)), "none", "cat"),
     ("n_classes", dict(n_classes=11), "12", "11"),
+    ("config.labels", dict(config="labels"), "top-level folders", "parent folders"),
 ]
 
 
@@ -181,6 +182,9 @@ def test_compare_refuses_other_data_naming_the_field_and_both_values(field, chan
     base = [make_result(seed=s) for s in (0, 1)]
     if change.get("config") == "folders":
         change = dict(config=dataclasses.replace(base[0].config, split=after, valid_pct=None, split_seed=None))
+    if change.get("config") == "labels":
+        base = [dataclasses.replace(r, config=dataclasses.replace(r.config, labels=before)) for r in base]
+        change = dict(config=dataclasses.replace(base[0].config, labels=after))
     new = [make_result(seed=s, **change) for s in (0, 1)]
     with pytest.raises(CompareError) as info:
         run_compare(base, new)
@@ -189,6 +193,14 @@ def test_compare_refuses_other_data_naming_the_field_and_both_values(field, chan
     forced = run_compare(base, new, force=True)
     note = next(n for n in forced.notes if field in n)
     assert note.startswith("forced: ") and note in report.compare_report(forced, "text")
+
+
+def test_a_labelling_an_older_document_did_not_record_matches_any():
+    """Schema 6 records config.labels; a document from before (None) is not refused against one that has it."""
+    base = [make_result(seed=s) for s in (0, 1)]
+    assert base[0].config.labels is None
+    new = [dataclasses.replace(r, config=dataclasses.replace(r.config, labels="parent folders")) for r in base]
+    assert not [n for n in run_compare(base, new).notes if "labels" in n]
 
 
 def test_a_side_that_mixes_data_is_refused():
