@@ -111,6 +111,7 @@ IN_IDENTITY: Mapping[str, tuple[str, ...]] = MappingProxyType({
 #: Each option that is not part of a case's identity, and why.
 NOT_IN_IDENTITY: Mapping[str, str] = MappingProxyType({
     "results_dir": "where documents go: --resume looks there for them, it does not change a run",
+    "suite": "chooses which recipes run, as --recipe does; the recipe is in the identity",
     "plugins_dir": "makes recipes available; a case is its recipe's name and options (the code itself, like "
                    "the git commit, is not compared: each document records its own)",
     "cache_dir": "where data and weights are kept; what they are is in the identity (workload_fingerprint, "
