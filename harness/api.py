@@ -177,7 +177,8 @@ class Recipe:
             raise ValueError(f"recipe name {self.name!r} must be an identifier (letters, digits, _)")
         if self.loss_func is not None and not _zero_argument(self.loss_func):
             raise ValueError(f"recipe {self.name!r}: loss_func must be a factory called with no arguments (a class "
-                             f"such as LabelSmoothingCrossEntropy or a function, not an instance), got {self.loss_func!r}")
+                             f"such as LabelSmoothingCrossEntropy or a function, not an instance), "
+                             f"got {self.loss_func!r}")
         cbs = tuple(self.cbs) if isinstance(self.cbs, (tuple, list)) else (self.cbs,)
         if not all(_zero_argument(f) for f in cbs):
             raise ValueError(f"recipe {self.name!r}: cbs must be factories called with no arguments (classes such "

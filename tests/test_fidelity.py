@@ -141,8 +141,8 @@ def test_mixup(registry):
     (factory,) = recipe.cbs
     cb = factory()
     alpha = torch.tensor(0.4)  # MixUp(alpha) keeps Beta(tensor(alpha), tensor(alpha)), in float32
-    assert type(cb) is MixUp and torch.equal(cb.distrib.concentration1, alpha) and torch.equal(cb.distrib.concentration0,
-                                                                                              alpha)
+    assert type(cb) is MixUp
+    assert torch.equal(cb.distrib.concentration1, alpha) and torch.equal(cb.distrib.concentration0, alpha)
     assert (recipe.loss_func, recipe.weights, recipe.suite) == (None, "session", "next_chapter")
 
 
