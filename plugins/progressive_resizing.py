@@ -27,4 +27,4 @@ def progressive_resizing(ctx):
 @hookimpl
 def recipebench_add_recipes(register):
     register(Recipe("progressive_resizing", progressive_resizing, suite="next_chapter",
-                    summary="at size x128/224, bs x2: fit_one_cycle(4, 3e-3); at size: fine_tune(5, 1e-3)"))
+                    summary="x128/224 size, x2 bs: fit_one_cycle(4, 3e-3); fine_tune(5, 1e-3) (--suite next_chapter)"))

@@ -149,3 +149,12 @@ def test_ctx_dataloaders_draw_the_same_batches_for_the_same_seed(smoke_session):
 
     assert torch.equal(first_batch(1), first_batch(1))
     assert not torch.equal(first_batch(1), first_batch(2))
+
+
+def test_the_live_progress_plans_progressive_resizing_s_epochs(registry):
+    """The dry run that plans a suite's epochs follows ``ctx.dataloaders`` (a stand-in) instead of giving up."""
+    from recipebench import dryrun
+    from recipebench.plugins.synthetic import SCALES
+
+    plan = dryrun.plan(registry.recipe("progressive_resizing"), SCALES["smoke"], {})
+    assert plan == dryrun.Plan(epochs=3, lr_finds=0)  # fit_one_cycle(1); fine_tune(1): one frozen, one unfrozen
