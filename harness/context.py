@@ -91,8 +91,14 @@ class RunContext:
         Building them is the recipe's time (the chapter's ``get_dls`` is in its cell)."""
         if self._dataloaders is None:
             raise RuntimeError("ctx.dataloaders(): this context was made without DataLoaders to build")
-        given = {"image_size": image_size, "presize": presize, "batch_size": batch_size}
-        return self._dataloaders(dataclasses.replace(self.scale, **{k: v for k, v in given.items() if v is not None}))
+        given = {k: v for k, v in (("image_size", image_size), ("presize", presize), ("batch_size", batch_size))
+                 if v is not None}
+        try:
+            scale = dataclasses.replace(self.scale, **given)
+        except ValueError as exc:  # Scale's own check, named by the call instead of the scale
+            call = ", ".join(f"{k}={v!r}" for k, v in given.items())
+            raise ValueError(f"ctx.dataloaders({call}): {str(exc).split(': ', 1)[-1]}") from None
+        return self._dataloaders(scale)
 
     @contextlib.contextmanager
     def outcome(self, name: str, after: MeasuredSpan | None = None) -> Iterator[MeasuredSpan]:

@@ -158,3 +158,19 @@ def test_the_live_progress_plans_progressive_resizing_s_epochs(registry):
 
     plan = dryrun.plan(registry.recipe("progressive_resizing"), SCALES["smoke"], {})
     assert plan == dryrun.Plan(epochs=3, lr_finds=0)  # fit_one_cycle(1); fine_tune(1): one frozen, one unfrozen
+
+
+def test_ctx_dataloaders_at_sizes_that_cannot_be_says_so_naming_the_call():
+    from pathlib import Path
+
+    from recipebench.context import RunContext
+    from recipebench.measure import RunLog
+    from recipebench.plugins.synthetic import SCALES
+
+    ctx = RunContext(None, SCALES["smoke"], {}, RunLog("cpu"), new_learner=lambda: None, snapshot_dir=Path("."),
+                     dataloaders=lambda scale: scale)
+    assert ctx.dataloaders(image_size=16).image_size == 16 and ctx.dataloaders().batch_size == SMOKE_BS
+    with pytest.raises(ValueError, match=r"ctx.dataloaders\(image_size=64\): presize 48 is smaller than image_size 64"):
+        ctx.dataloaders(image_size=64)
+    with pytest.raises(ValueError, match=r"ctx.dataloaders\(batch_size=0\): batch_size must be positive, got 0"):
+        ctx.dataloaders(batch_size=0)
