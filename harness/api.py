@@ -17,6 +17,8 @@ This module imports nothing of the harness, so any module may import it.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -115,10 +117,41 @@ class Option:
             raise ValueError(f"option default {self.default!r} is not one of its choices {self.choices}")
 
 
+#: Makes a fresh object each time it is called with no arguments: a class (``LabelSmoothingCrossEntropy``,
+#: ``MixUp``) or a function returning one.
+Factory = Callable[[], Any]
+
+
+def _zero_argument(factory: Any) -> bool:
+    """Whether ``factory`` is a class or a function that can be called with no arguments -- not an object
+    such as a loss or a Callback instance, which one run would then share with the next."""
+    if not (isinstance(factory, (type, functools.partial)) or inspect.isroutine(factory)):
+        return False
+    try:
+        inspect.signature(factory).bind()
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (some built-ins): take it as given
+        return True
+    return True
+
+
 @dataclass(frozen=True)
 class Recipe:
     """A training recipe. ``train(ctx)`` makes fastai training calls on ``ctx.learn``; it never times,
-    measures or saves anything itself -- the harness does that identically for every recipe."""
+    measures or saves anything itself -- the harness does that identically for every recipe.
+
+    The Learner's loss function and callbacks are declared here, as factories the harness calls for each
+    Learner it builds (``ctx.learn`` and every ``ctx.new_learner()``), so no state is shared between
+    runs; the result records their classes (``config.loss_func``, ``config.callbacks``)::
+
+        def smoothed_loss():
+            from fastai.losses import LabelSmoothingCrossEntropy
+            return LabelSmoothingCrossEntropy(eps=0.1)
+
+        Recipe("label_smoothing", baseline, "fine_tune(2)", loss_func=smoothed_loss)
+        Recipe("mixup", baseline, "fine_tune(2)", cbs=(MixUp,))  # Learner(..., cbs=MixUp())
+    """
 
     name: str
     train: Callable[[RecipeContext], None]
@@ -134,10 +167,23 @@ class Recipe:
     #: The suite it runs in without ``--recipe`` (``--suite NAME``): :data:`CHAPTER_SUITE`, the default
     #: suite, or another name, e.g. ``suite="next_chapter"`` for recipes that run only when asked for.
     suite: str = CHAPTER_SUITE
+    #: ``Learner(dls, model, loss_func=loss_func())``; None: the DataLoaders' default (CrossEntropyLossFlat).
+    loss_func: Factory | None = None
+    #: ``Learner(dls, model, cbs=[f() for f in cbs])``: callbacks of every fit (one factory alone is taken as one).
+    cbs: tuple[Factory, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
             raise ValueError(f"recipe name {self.name!r} must be an identifier (letters, digits, _)")
+        if self.loss_func is not None and not _zero_argument(self.loss_func):
+            raise ValueError(f"recipe {self.name!r}: loss_func must be a factory called with no arguments (a class "
+                             f"such as LabelSmoothingCrossEntropy or a function, not an instance), "
+                             f"got {self.loss_func!r}")
+        cbs = tuple(self.cbs) if isinstance(self.cbs, (tuple, list)) else (self.cbs,)
+        if not all(_zero_argument(f) for f in cbs):
+            raise ValueError(f"recipe {self.name!r}: cbs must be factories called with no arguments (classes such "
+                             f"as MixUp or functions, not instances), got {cbs!r}")
+        object.__setattr__(self, "cbs", cbs)
         if self.arch_role not in ("default", "deep"):
             raise ValueError(f"recipe {self.name!r}: arch_role must be 'default' or 'deep', got {self.arch_role!r}")
         if self.precision not in ("fp32", "mixed"):
@@ -311,6 +357,15 @@ class RecipeContext(Protocol):
 
     def new_learner(self) -> Learner:
         """A fresh Learner under the same conditions, for recipes that retrain; it becomes ``ctx.learn``."""
+
+    def dataloaders(self, image_size: int | None = None, presize: int | None = None,
+                    batch_size: int | None = None) -> Any:
+        """fastai DataLoaders over the same items and split as ``ctx.learn``'s, built by the harness as at the
+        run's start (the chapter's DataBlock, the same Normalize, ``set_seed(seed)`` before and after), at
+        another image size (``aug_transforms(size=)``), presize (``Resize()``) or batch size (None: the
+        scale's). The recipe puts them in: ``ctx.learn.dls = ctx.dataloaders(image_size=128, batch_size=128)``
+        (the chapter's ``learn.dls = get_dls(128, 128)``). Each epoch's result records the size and batch
+        size it trained at. Seeding again restarts the run's random streams from its seed."""
 
     def outcome(self, name: str, after: Span | None = None) -> contextlib.AbstractContextManager[Span]:
         """Measure the enclosed training as a named sub-result (a row of its own), re-validated at exit;

@@ -2,7 +2,8 @@
 
 * :class:`EpochMeter`   -- after every training epoch an :class:`~recipebench.results.EpochRecord`:
   losses and error_rate (from the Recorder), phase (frozen / unfrozen), wall time, throughput, the
-  time since the recipe started and every batch's raw training loss (compacted).
+  time since the recipe started, every batch's raw training loss (compacted), and the image and batch
+  size it trained at (the Learner's DataLoaders of the moment: ``learn.dls = ctx.dataloaders(...)``).
 * :class:`DtypeProbe`   -- the dtype of the model's raw output in each fit, so the precision a result
   states is the one that really ran.
 * :class:`DivergenceGuard` -- stops a run whose training loss is not finite or explodes
@@ -60,6 +61,7 @@ class EpochMeter(Callback):
     def before_epoch(self):
         synchronize(self.log.device)
         self.t_epoch, self.train_s, self.samples, self.trained = time.perf_counter(), 0.0, 0, False
+        self.image_size = None  # px, read off the epoch's first training batch (ctx.dataloaders may change it)
         self.losses = []  # detached loss tensors: read once at the epoch's end, not once per batch
 
     def before_train(self):
@@ -74,6 +76,8 @@ class EpochMeter(Callback):
     def after_batch(self):
         if self.trained and self.training:
             self.samples += find_bs(self.yb)
+            if self.image_size is None and getattr(self.x, "ndim", 0) >= 3:
+                self.image_size = int(self.x.shape[-1])
             self.losses.append(self.learn.loss.detach().float().reshape(()))
 
     def after_train(self):
@@ -99,6 +103,8 @@ class EpochMeter(Callback):
             train_samples=int(self.samples),
             elapsed_s=self.log.elapsed_s(),
             batch_losses=compact_losses(torch.stack(self.losses).cpu().tolist() if self.losses else ()),
+            image_size=self.image_size,
+            batch_size=int(self.dls.train.bs),
         ))
         self.log.notify("epoch", self.log.epochs[-1], k=self.learn.epoch + 1, n=self.learn.n_epoch, span=self.log.span)
 

@@ -7,6 +7,7 @@ measurement are the same for every recipe) and times, measures and saves the run
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,8 +60,10 @@ class RunContext:
     """
 
     def __init__(self, learn, scale: Scale, options: Mapping[str, OptionValue], log: RunLog,
-                 new_learner: Callable[[], Any], snapshot_dir: Path) -> None:
+                 new_learner: Callable[[], Any], snapshot_dir: Path,
+                 dataloaders: Callable[[Scale], Any] | None = None) -> None:
         self.learn = learn
+        self._dataloaders = dataloaders
         self._snapshot_dir = snapshot_dir
         self.scale = scale
         self.options = options
@@ -81,6 +84,21 @@ class RunContext:
         self.learn = None
         self.learn = self._new_learner()
         return self.learn
+
+    def dataloaders(self, image_size: int | None = None, presize: int | None = None, batch_size: int | None = None):
+        """DataLoaders over the same items and split at another image size, presize or batch size (None: the
+        scale's), built as at the run's start, seed protocol included: ``ctx.learn.dls = ctx.dataloaders(...)``.
+        Building them is the recipe's time (the chapter's ``get_dls`` is in its cell)."""
+        if self._dataloaders is None:
+            raise RuntimeError("ctx.dataloaders(): this context was made without DataLoaders to build")
+        given = {k: v for k, v in (("image_size", image_size), ("presize", presize), ("batch_size", batch_size))
+                 if v is not None}
+        try:
+            scale = dataclasses.replace(self.scale, **given)
+        except ValueError as exc:  # Scale's own check, named by the call instead of the scale
+            call = ", ".join(f"{k}={v!r}" for k, v in given.items())
+            raise ValueError(f"ctx.dataloaders({call}): {str(exc).split(': ', 1)[-1]}") from None
+        return self._dataloaders(scale)
 
     @contextlib.contextmanager
     def outcome(self, name: str, after: MeasuredSpan | None = None) -> Iterator[MeasuredSpan]:

@@ -48,6 +48,11 @@ class DryRunLearner:
     def _record(self, name: str, *args: Any, **kwargs: Any) -> None:
         self.calls.append((name, args, kwargs))
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "dls":  # ``learn.dls = ctx.dataloaders(...)``: recorded as ("dls", (DryRunDataLoaders,), {})
+            self._record("dls", value)
+        object.__setattr__(self, name, value)
+
     def fine_tune(self, epochs, *args, **kwargs):
         self._record("fine_tune", epochs, *args, **kwargs)
         self._epochs(kwargs.get("freeze_epochs", 1) + epochs)
@@ -84,6 +89,19 @@ class DryRunLearner:
 
 
 @dataclass(frozen=True)
+class DryRunDataLoaders:
+    """Stands in for the DataLoaders ``ctx.dataloaders(...)`` builds: the sizes they were asked at."""
+
+    image_size: int  # px
+    presize: int  # px
+    batch_size: int
+
+    @classmethod
+    def at(cls, scale: Scale) -> DryRunDataLoaders:
+        return cls(image_size=scale.image_size, presize=scale.presize, batch_size=scale.batch_size)
+
+
+@dataclass(frozen=True)
 class Plan:
     """What a recipe will train at a scale."""
 
@@ -96,7 +114,8 @@ def dry_run(recipe: Recipe, scale: Scale, options: Mapping[str, Any]) -> tuple[R
     log = RunLog("cpu")
     learn = DryRunLearner(log)
     with tempfile.TemporaryDirectory(prefix="recipebench-dryrun-") as snapshots:
-        ctx = RunContext(learn, scale, options, log, new_learner=lambda: learn, snapshot_dir=Path(snapshots))
+        ctx = RunContext(learn, scale, options, log, new_learner=lambda: learn, snapshot_dir=Path(snapshots),
+                         dataloaders=DryRunDataLoaders.at)
         recipe.train(ctx)
     return log, learn
 

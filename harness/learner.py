@@ -117,13 +117,21 @@ def body_state_dict(body, model_template, arch: Arch) -> dict:
     return out
 
 
+def add_normalize(dls, arch: Arch, device) -> None:
+    """``Normalize.from_stats(*arch.stats)`` at the end of ``dls``' batch transforms, unless one is there."""
+    from fastai.data.transforms import Normalize
+
+    if not any(isinstance(t, Normalize) for t in dls.after_batch.fs):
+        dls.add_tfms([Normalize.from_stats(*arch.stats, cuda=is_cuda(device))], "after_batch")
+
+
 def build_learner(dls, arch: Arch, weights: WeightsFile | None, precision: str, device, path: Path,
-                  normalize: bool | None = None):
+                  normalize: bool | None = None, loss_func=None, cbs=()):
     """A Learner for ``dls``: ``arch`` with ``weights`` in its body (or random), a fresh fastai head,
-    ``error_rate`` as metric, frozen when pretrained, set up for ``precision`` on ``device``."""
+    ``error_rate`` as metric, frozen when pretrained, set up for ``precision`` on ``device``; ``loss_func``
+    (None: the DataLoaders' default) and ``cbs`` as ``Learner(loss_func=, cbs=)`` takes them."""
     import fastai.vision.all  # noqa: F401  the chapter's environment: patches Learner with fine_tune, lr_find, to_fp16...
     import torch.nn as nn
-    from fastai.data.transforms import Normalize
     from fastai.learner import Learner
     from fastai.metrics import error_rate
     from fastai.vision.learner import add_head, create_body, num_features_model
@@ -134,11 +142,10 @@ def build_learner(dls, arch: Arch, weights: WeightsFile | None, precision: str, 
     body = create_body(model, n_in=3, pretrained=weights is not None, cut=arch.cut)
     nf = num_features_model(nn.Sequential(*body.children()))
     net = add_head(body, nf, dls.c, init=nn.init.kaiming_normal_)
-    if (weights is not None if normalize is None else normalize) and not any(
-        isinstance(t, Normalize) for t in dls.after_batch.fs
-    ):
-        dls.add_tfms([Normalize.from_stats(*arch.stats, cuda=is_cuda(device))], "after_batch")
-    learn = Learner(dls, net, splitter=arch.split, metrics=error_rate, path=path)
+    if (weights is not None) if normalize is None else normalize:
+        add_normalize(dls, arch, device)
+    learn = Learner(dls, net, loss_func=loss_func, splitter=arch.split, metrics=error_rate, path=path,
+                    cbs=list(cbs))
     if weights is not None:
         learn.freeze()
     precision_mod.apply(learn, precision, device)

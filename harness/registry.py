@@ -41,6 +41,9 @@ BUILTIN_PLUGINS = (
     "recipebench.plugins.resnet50_mixed_precision",
     "recipebench.plugins.early_stopping_contrast",
     "recipebench.plugins.xresnet_scratch",
+    "recipebench.plugins.label_smoothing",
+    "recipebench.plugins.mixup",
+    "recipebench.plugins.progressive_resizing",
 )
 
 T = TypeVar("T", Recipe, Workload, Arch)

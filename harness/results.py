@@ -13,7 +13,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any, Mapping
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 STATUS_OK = "ok"
 STATUS_ERROR = "error"  # the recipe raised: the traceback is in ``error``
 STATUS_DIVERGED = "diverged"  # the training loss went non-finite or exploded: see ``divergence``
@@ -50,6 +50,11 @@ class EpochRecord:
     #: more than :data:`MAX_BATCH_LOSSES` batches keeps the means of that many equal runs of batches.
     #: Empty in documents written before schema 5.
     batch_losses: tuple[float, ...] = ()
+    #: px, the side of the images its training batches held (aug_transforms(size=N) makes them N x N;
+    #: ``ctx.dataloaders(image_size=)`` changes it between phases). None before schema 7.
+    image_size: int | None = None
+    #: Images per training batch of its DataLoaders. None before schema 7.
+    batch_size: int | None = None
 
     def __post_init__(self) -> None:
         _freeze(self, "batch_losses")
@@ -157,6 +162,15 @@ class Config:
     #: How the classes were read from the files (:func:`recipebench.data.labelling`): "top-level folders",
     #: "parent folders" or "file names by '<regex>'". None in documents written before schema 6.
     labels: str | None = None
+    #: The class of the loss function the harness built the Learner with: ``Recipe.loss_func``'s, else the
+    #: DataLoaders' default ("CrossEntropyLossFlat"). None: the run never built its Learner.
+    loss_func: str | None = None
+    #: The classes of the callbacks the harness built the Learner with from ``Recipe.cbs`` (its own
+    #: measuring callbacks not counted). None: the run never built its Learner.
+    callbacks: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        _freeze(self, "callbacks")
 
 
 @dataclass(frozen=True)
@@ -239,6 +253,18 @@ class RunResult:
         host = self.environment.get("host") or "an unrecorded host"
         return f"{host} ({ip})" if ip else str(host)
 
+    @property
+    def samples_per_s_by_image_size(self) -> Mapping[int, float]:
+        """Training images per second at each image size its epochs trained at (progressive resizing's
+        phases), in the order first trained; epochs of unknown size (before schema 7) are left out."""
+        seconds: dict[int, float] = {}
+        samples: dict[int, int] = {}
+        for e in self.epochs:
+            if e.image_size is not None:
+                seconds[e.image_size] = seconds.get(e.image_size, 0.0) + e.train_s
+                samples[e.image_size] = samples.get(e.image_size, 0) + e.train_samples
+        return MappingProxyType({size: samples[size] / s for size, s in seconds.items() if s > 0})
+
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)
 
@@ -314,8 +340,23 @@ def _to_6(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "config": {**config, "labels": None} if isinstance(config, Mapping) else config}
 
 
+def _to_7(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 7 added ``config.loss_func`` and ``config.callbacks`` (before it a recipe could declare
+    neither: every Learner was built with the DataLoaders' default loss, CrossEntropyLossFlat, and no
+    recipe callbacks) and each epoch's ``image_size`` and ``batch_size`` (not recorded: None)."""
+
+    def epochs(records):
+        return [{**e, "image_size": e.get("image_size"), "batch_size": e.get("batch_size")} for e in records]
+
+    config = doc.get("config")
+    if isinstance(config, Mapping):
+        config = {"loss_func": "CrossEntropyLossFlat", "callbacks": [], **config}
+    return {**doc, "config": config, "epochs": epochs(doc.get("epochs", [])),
+            "outcomes": [{**o, "epochs": epochs(o.get("epochs", []))} for o in doc.get("outcomes", [])]}
+
+
 #: How a document of version N becomes version N + 1 (asv's ``update_to_N``), applied in turn.
-UPGRADES = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6}
+UPGRADES = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6, 6: _to_7}
 
 
 class NewerSchemaError(ValueError):

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import time
 import traceback
+import types
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +22,7 @@ from recipebench import precision as precision_mod
 from recipebench.api import Arch, PreparedData, Recipe, Scale, WeightsFile
 from recipebench.context import MeasuredSpan, RunContext, evaluate_outcomes
 from recipebench.environment import device_name, environment, is_cuda
-from recipebench.learner import build_learner
+from recipebench.learner import add_normalize, build_learner
 from recipebench.measure import CallLog, PeakMemory, RunLog, RunObserver, Stopwatch, release_freed_memory
 from recipebench.precision import autocast_off
 from recipebench.results import (
@@ -72,10 +73,15 @@ def prepare(plan: RunPlan, observer: RunObserver | None = None) -> PreparedRun:
     seed would start the head from the same weights and draw the same augmentations. The split stays
     the same for every seed.
     """
+    return PreparedRun(plan, seeded_dataloaders(plan, plan.scale), observer)
+
+
+def seeded_dataloaders(plan: RunPlan, scale: Scale):
+    """The DataLoaders of ``plan``'s data at ``scale``, under the seed protocol (see :func:`prepare`)."""
     seed_run(plan.seed, plan.deterministic)  # before the DataLoaders, as fastai requires
-    dls = data_mod.dataloaders(plan.data, plan.scale, plan.device)
+    dls = data_mod.dataloaders(plan.data, scale, plan.device)
     seed_run(plan.seed, plan.deterministic)  # the splitter re-seeded torch with 42: the run's seed again
-    return PreparedRun(plan, dls, observer)
+    return dls
 
 
 def seed_run(seed: int, deterministic: bool) -> None:
@@ -102,6 +108,7 @@ class PreparedRun:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"recipebench-{plan.recipe.name}-"))
         self.log = RunLog(plan.device, observer=observer)
         self._calls = CallLog(self.log, plan.scale.lr_find_num_it)
+        self.built: tuple[str, tuple[str, ...]] | None = None  # the loss and callback classes the Learner got
         self.learn = self._new_learner()
         self.ctx: RunContext | None = None
         self.status, self.error, self.divergence = STATUS_OK, None, None
@@ -110,12 +117,25 @@ class PreparedRun:
 
     def _new_learner(self):
         p = self.plan
-        learn = build_learner(self.dls, p.arch, p.weights, p.recipe.precision, p.device, path=self.workdir)
+        loss = p.recipe.loss_func() if p.recipe.loss_func is not None else None  # fresh ones for each Learner
+        cbs = [factory() for factory in p.recipe.cbs]
+        learn = build_learner(self.dls, p.arch, p.weights, p.recipe.precision, p.device, path=self.workdir,
+                              loss_func=loss, cbs=cbs)
+        self.built = (_class_name(learn.loss_func), tuple(_class_name(cb) for cb in cbs))
         from recipebench.callbacks import harness_callbacks
 
         learn.add_cbs(harness_callbacks(self.log))
         self._calls.attach(learn)
         return learn
+
+    def _dataloaders(self, scale: Scale):
+        """``ctx.dataloaders(...)``: the run's items and split at ``scale``'s sizes, normalised as the run's
+        first DataLoaders were, under the seed protocol."""
+        p = self.plan
+        dls = seeded_dataloaders(p, scale)
+        if p.weights is not None:  # as build_learner normalises the DataLoaders of a pretrained body
+            add_normalize(dls, p.arch, p.device)
+        return dls
 
     def _next_learner(self):
         """``ctx.new_learner()``: the run's Learner is let go of and its memory freed (untimed: the harness's
@@ -135,7 +155,7 @@ class PreparedRun:
 
         p = self.plan
         self.ctx = RunContext(self.learn, p.scale, p.recipe_options, self.log, new_learner=self._next_learner,
-                              snapshot_dir=self.workdir)
+                              snapshot_dir=self.workdir, dataloaders=self._dataloaders)
         try:
             with autocast_off(), self.memory, self.watch:
                 self.log.started_at = time.perf_counter()  # the clock of each epoch's elapsed_s
@@ -178,7 +198,7 @@ class PreparedRun:
         workers = data_mod.worker_count(self.dls)
         best_error, best_epoch = _best(log.epochs)
         return RunResult(
-            **_planned(p, workers),
+            **_planned(p, workers, self.built),
             status=self.status,
             error=self.error,
             device_name=device_name(p.device),
@@ -228,8 +248,9 @@ def lost_result(plan: RunPlan, error: str, device_label: str, versions: Mapping[
         environment=dict(where), divergence=None)
 
 
-def _planned(p: RunPlan, workers: int) -> dict[str, Any]:
-    """The fields of a run's result that its plan decides: which run, on what data, with what settings."""
+def _planned(p: RunPlan, workers: int, built: tuple[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
+    """The fields of a run's result that its plan decides: which run, on what data, with what settings
+    (``built``: the loss and callback classes its Learner was built with; None: it never was)."""
     w = p.weights
     return dict(
         schema_version=SCHEMA_VERSION,
@@ -250,11 +271,17 @@ def _planned(p: RunPlan, workers: int) -> dict[str, Any]:
         config=Config(arch=p.arch.name, presize=p.scale.presize, image_size=p.scale.image_size,
                       batch_size=p.scale.batch_size, scale=p.scale.name, num_workers=workers,
                       max_epochs_per_fit=p.scale.max_epochs_per_fit, lr_find_num_it=p.scale.lr_find_num_it,
-                      **_split_config(p.data)),
+                      **_split_config(p.data), loss_func=built[0] if built else None,
+                      callbacks=built[1] if built else None),
         skipped_files=p.data.skipped_files,
         converted_files=p.data.converted_files,
         dropped_classes=p.data.dropped_classes,
     )
+
+
+def _class_name(obj: Any) -> str:
+    """What a result calls a loss function or callback: its class, or a plain function's own name."""
+    return obj.__name__ if isinstance(obj, types.FunctionType) else type(obj).__name__
 
 
 def _split_config(data: PreparedData) -> dict[str, Any]:

@@ -153,6 +153,8 @@ def test_the_next_chapter_runs_only_when_asked_for(cache_dir):
     assert "test_recipe[baseline-seed0]" in default and "xresnet_from_scratch" not in default
     chosen = bench(["--collect-only", "-q", "--scale", "smoke", "--suite", "next_chapter"], cache_dir).stdout
     assert "test_recipe[xresnet_from_scratch-seed0]" in chosen and "baseline" not in chosen
+    for name in ("label_smoothing", "mixup", "progressive_resizing"):
+        assert f"test_recipe[{name}-seed0]" in chosen and name not in default
 
 
 def test_the_readme_plugin_example_runs_as_written(cache_dir, tmp_path, smoke_session):

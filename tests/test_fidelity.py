@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from recipebench.context import RunContext
-from recipebench.dryrun import DryRunLearner
+from recipebench.dryrun import DryRunDataLoaders, DryRunLearner
 from recipebench.measure import RunLog
 from recipebench.plugins import synthetic
 
@@ -28,7 +28,7 @@ def spy_run(registry, recipe_name: str, **options):
     learn = DryRunLearner(log, curve=CURVE, suggested=SUGGESTED)
     with tempfile.TemporaryDirectory() as snapshots:
         ctx = RunContext(learn, FULL, {**recipe.defaults, **options}, log, new_learner=lambda: learn,
-                         snapshot_dir=Path(snapshots))
+                         snapshot_dir=Path(snapshots), dataloaders=DryRunDataLoaders.at)
         recipe.train(ctx)
     return [(name, args, _plain(kwargs)) for name, args, kwargs in learn.calls]
 
@@ -120,6 +120,45 @@ def test_xresnet_from_scratch(registry):
     assert registry.workload("imagenette").scales["full"].arch == "xresnet50"
 
 
+def test_label_smoothing(registry):
+    """The baseline with ``loss_func=LabelSmoothingCrossEntropy()`` (eps 0.1), a fresh one per Learner."""
+    from fastai.losses import LabelSmoothingCrossEntropy
+
+    assert spy_run(registry, "label_smoothing") == [("fine_tune", (2,), {})]
+    recipe = registry.recipe("label_smoothing")
+    loss = recipe.loss_func()
+    assert type(loss) is LabelSmoothingCrossEntropy and loss.eps == 0.1 and loss is not recipe.loss_func()
+    assert (recipe.cbs, recipe.weights, recipe.suite) == ((), "session", "next_chapter")
+
+
+def test_mixup(registry):
+    """The baseline with ``cbs=MixUp()`` (alpha 0.4); ``mixup.epochs`` trains longer, as the chapter says it needs."""
+    from fastai.callback.mixup import MixUp
+
+    assert spy_run(registry, "mixup") == [("fine_tune", (2,), {})]
+    assert spy_run(registry, "mixup", epochs=20) == [("fine_tune", (20,), {})]
+    recipe = registry.recipe("mixup")
+    (factory,) = recipe.cbs
+    cb = factory()
+    alpha = torch.tensor(0.4)  # MixUp(alpha) keeps Beta(tensor(alpha), tensor(alpha)), in float32
+    assert type(cb) is MixUp
+    assert torch.equal(cb.distrib.concentration1, alpha) and torch.equal(cb.distrib.concentration0, alpha)
+    assert (recipe.loss_func, recipe.weights, recipe.suite) == (None, "session", "next_chapter")
+
+
+def test_progressive_resizing(registry):
+    """``dls = get_dls(128, 128)``; ``fit_one_cycle(4, 3e-3)``; ``learn.dls = get_dls(64, 224)``;
+    ``fine_tune(5, 1e-3)``: the same block (Resize(460)), items and split at both sizes."""
+    assert spy_run(registry, "progressive_resizing") == [
+        ("dls", (DryRunDataLoaders(image_size=128, presize=460, batch_size=128),), {}),
+        ("fit_one_cycle", (4, 3e-3), {}),
+        ("dls", (DryRunDataLoaders(image_size=224, presize=460, batch_size=64),), {}),
+        ("fine_tune", (5, 1e-3), {}),
+    ]
+    recipe = registry.recipe("progressive_resizing")
+    assert (recipe.loss_func, recipe.cbs, recipe.weights, recipe.suite) == (None, (), "session", "next_chapter")
+
+
 def test_full_scale_is_the_chapters_data_settings():
     assert (FULL.presize, FULL.image_size, FULL.batch_size, FULL.arch) == (460, 224, 64, "resnet34")
     assert FULL.max_epochs_per_fit is None and FULL.lr_find_num_it is None
@@ -127,6 +166,7 @@ def test_full_scale_is_the_chapters_data_settings():
 
 def test_every_builtin_recipe_has_a_fidelity_test(registry):
     tested = {"baseline", "lr_find_tuned", "freeze_unfreeze", "discriminative_lr", "resnet50_mixed_precision",
-              "resnet50_fp32", "early_stopping_contrast", "xresnet_from_scratch"}
+              "resnet50_fp32", "early_stopping_contrast", "xresnet_from_scratch", "label_smoothing", "mixup",
+              "progressive_resizing"}
     builtin = {n for n, r in registry.recipes.items() if r.origin == "built-in"}
     assert builtin == tested

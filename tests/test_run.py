@@ -161,10 +161,15 @@ def test_a_version_1_document_without_rss_at_start_still_loads(baseline_result, 
 
 
 def as_version(result, version: int) -> dict:
-    """``result`` as schema ``version`` wrote it: before 6 without config.labels, before 5 without the epochs'
-    elapsed_s and batch_losses, before 4 without config.split and dropped_classes, before 3 without
-    divergence, before 2 without rss_at_start_bytes."""
+    """``result`` as schema ``version`` wrote it: before 7 without the epochs' image_size and batch_size and
+    config.loss_func and callbacks, before 6 without config.labels, before 5 without the epochs' elapsed_s and
+    batch_losses, before 4 without config.split and dropped_classes, before 3 without divergence, before 2
+    without rss_at_start_bytes."""
     doc = result.to_dict()
+    if version < 7:
+        for epoch in [*doc["epochs"], *(e for o in doc["outcomes"] for e in o["epochs"])]:
+            del epoch["image_size"], epoch["batch_size"]
+        del doc["config"]["loss_func"], doc["config"]["callbacks"]
     if version < 6:
         del doc["config"]["labels"]
     if version < 5:
@@ -180,10 +185,11 @@ def as_version(result, version: int) -> dict:
 
 
 def unclocked(result):
-    """``result`` as a document from before schema 5 loads: epochs without elapsed_s or batch losses (and,
-    as before schema 6, no labelling)."""
+    """``result`` as a document from before schema 5 loads: epochs without elapsed_s or batch losses (nor
+    image_size and batch_size, added by schema 7; and, as before schema 6, no labelling)."""
     def strip(epochs):
-        return tuple(dataclasses.replace(e, elapsed_s=None, batch_losses=()) for e in epochs)
+        return tuple(dataclasses.replace(e, elapsed_s=None, batch_losses=(), image_size=None, batch_size=None)
+                     for e in epochs)
 
     return dataclasses.replace(unlabelled(result), epochs=strip(result.epochs),
                                outcomes=tuple(dataclasses.replace(o, epochs=strip(o.epochs)) for o in result.outcomes))
@@ -201,7 +207,7 @@ def test_a_version_5_document_loads_without_its_labelling(baseline_result, tmp_p
     assert baseline_result.config.labels == f"file names by {PETS_LABEL_RE!r}"  # the synthetic workload's
     (tmp_path / "baseline-seed0.json").write_text(json.dumps(as_version(baseline_result, 5)))
     (loaded,) = store.load_results([tmp_path])
-    assert loaded.schema_version == SCHEMA_VERSION and loaded == unlabelled(baseline_result)
+    assert loaded.schema_version == SCHEMA_VERSION and loaded == unsized(unlabelled(baseline_result))
 
 
 def test_a_version_2_document_without_divergence_still_loads(baseline_result, tmp_path):
@@ -215,7 +221,7 @@ def test_a_version_3_document_reads_as_the_random_split_with_every_class(baselin
     """Results written before folders brought their own split: the chapter's random split, nothing dropped."""
     (tmp_path / "baseline-seed0.json").write_text(json.dumps(as_version(baseline_result, 3)))
     (loaded,) = store.load_results([tmp_path])
-    assert loaded.schema_version == SCHEMA_VERSION == 6
+    assert loaded.schema_version == SCHEMA_VERSION == 7
     assert loaded.config.split == "random(valid_pct=0.2, seed=42)" == baseline_result.config.split
     assert (loaded.config.valid_pct, loaded.config.split_seed, loaded.dropped_classes) == (0.2, 42, ())
     assert loaded == unclocked(baseline_result)
@@ -232,6 +238,35 @@ def test_a_version_4_document_without_elapsed_time_or_batch_losses_still_loads(b
     del current["epochs"][0]["batch_losses"]  # a version 5 document must carry them
     (tmp_path / "baseline-seed0.json").write_text(json.dumps(current))
     with pytest.raises(store.ResultsError, match="batch_losses"):
+        store.load_results([tmp_path])
+
+
+def unsized(result, **cleared):
+    """``result`` as a document from before schema 7 loads: epochs without image_size or batch_size (and
+    ``cleared``, what older versions lacked too)."""
+    def strip(epochs):
+        return tuple(dataclasses.replace(e, image_size=None, batch_size=None, **cleared) for e in epochs)
+
+    return dataclasses.replace(result, epochs=strip(result.epochs),
+                               outcomes=tuple(dataclasses.replace(o, epochs=strip(o.epochs)) for o in result.outcomes))
+
+
+def test_a_version_6_document_reads_as_the_dataloaders_default_loss_and_no_recipe_callbacks(baseline_result,
+                                                                                            tmp_path):
+    """Schema 7 added config.loss_func and config.callbacks (before it every Learner was built with the
+    DataLoaders' default loss and no recipe callbacks) and each epoch's image_size and batch_size (unknown)."""
+    (tmp_path / "baseline-seed0.json").write_text(json.dumps(as_version(baseline_result, 6)))
+    (loaded,) = store.load_results([tmp_path])
+    assert loaded.schema_version == SCHEMA_VERSION == 7
+    assert (loaded.config.loss_func, loaded.config.callbacks) == ("CrossEntropyLossFlat", ())
+    assert (baseline_result.config.loss_func, baseline_result.config.callbacks) == ("CrossEntropyLossFlat", ())
+    assert all(e.image_size is None and e.batch_size is None for e in loaded.epochs)
+    assert [e.image_size for e in baseline_result.epochs] == [32, 32]
+    assert loaded == unsized(baseline_result)
+    current = baseline_result.to_dict()
+    del current["config"]["loss_func"]  # a version 7 document must carry it
+    (tmp_path / "baseline-seed0.json").write_text(json.dumps(current))
+    with pytest.raises(store.ResultsError, match="loss_func"):
         store.load_results([tmp_path])
 
 
