@@ -50,3 +50,15 @@ def subprocess_env(cache_dir: Path) -> dict[str, str]:
     env["RECIPEBENCH_CACHE"] = str(cache_dir)
     env.pop("PYTEST_ADDOPTS", None)
     return env
+
+
+def offline_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a benchmark subprocess with no network (a proxy that cannot resolve) and an empty
+    fastai cache under ``tmp_path``."""
+    env = subprocess_env(tmp_path / "cache")
+    env["FASTAI_HOME"] = str(tmp_path / "fastai-home")
+    for key in ("no_proxy", "NO_PROXY"):
+        env.pop(key, None)
+    for key in ("https_proxy", "HTTPS_PROXY"):  # a proxy that cannot resolve: as offline as it gets
+        env[key] = "http://recipebench-offline.invalid:9"
+    return env

@@ -14,7 +14,7 @@ from recipebench.options import Options, UsageError
 from recipebench.plugins import imagenette
 from recipebench.results import validate
 from recipebench.session import BenchSession
-from tests.conftest import REPO, subprocess_env
+from tests.conftest import REPO, offline_env
 from tests.images import encoded, picture
 from tests.test_pets import no_network_needed, offline, torch_home  # noqa: F401  (fixtures)
 
@@ -169,12 +169,7 @@ def test_the_default_suite_stays_the_chapters_and_the_next_is_asked_for(registry
 
 def test_the_suite_offline_exits_cleanly_within_seconds(tmp_path):
     """`pytest recipes/ --workload imagenette` with no network and an empty fastai cache: one line, exit 4."""
-    env = subprocess_env(tmp_path / "cache")
-    env["FASTAI_HOME"] = str(tmp_path / "fastai-home")
-    for key in ("no_proxy", "NO_PROXY"):
-        env.pop(key, None)
-    for key in ("https_proxy", "HTTPS_PROXY"):  # a proxy that cannot resolve: as offline as it gets
-        env[key] = "http://recipebench-offline.invalid:9"
+    env = offline_env(tmp_path)
     proc = subprocess.run([sys.executable, "-m", "pytest", "recipes/", "-p", "no:cacheprovider", "--benchmark-only",
                            "--workload", "imagenette", "--scale", "smoke"],
                           cwd=REPO, capture_output=True, text=True, env=env, timeout=120)

@@ -17,7 +17,7 @@ from recipebench.plugins import pets
 from recipebench.results import validate
 from recipebench.session import BenchSession, WorkloadError
 from recipebench.weights import cache_path, imagenet_weights
-from tests.conftest import REPO, subprocess_env
+from tests.conftest import REPO, offline_env
 from tests.images import ODD, PER_CLASS, UNREADABLE, add_bad_files, pets_tree
 
 OFFLINE = socket.gaierror(-2, "Name or service not known")
@@ -176,12 +176,7 @@ def test_session_turns_weight_failures_into_workload_errors(tmp_path, torch_home
 
 def test_the_suite_offline_exits_cleanly_within_seconds(tmp_path):
     """`pytest recipes/ --workload pets` with no network and an empty fastai cache: a message, no traceback."""
-    env = subprocess_env(tmp_path / "cache")
-    env["FASTAI_HOME"] = str(tmp_path / "fastai-home")
-    for key in ("no_proxy", "NO_PROXY"):
-        env.pop(key, None)
-    for key in ("https_proxy", "HTTPS_PROXY"):  # a proxy that cannot resolve: as offline as it gets
-        env[key] = "http://recipebench-offline.invalid:9"
+    env = offline_env(tmp_path)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "recipes/", "-p", "no:cacheprovider", "--benchmark-only",
                            "--workload", "pets", "--scale", "smoke"],

@@ -8,13 +8,14 @@ import random
 
 import pytest
 
-from recipebench import cli, ranking, report, store
+from recipebench import ranking, report, store
 from recipebench import compare as compare_module
 from recipebench.compare import DEFAULT_SESSION_NOISE, CompareError, Side, compare, violations
 from recipebench.stats import paired, welch
 from recipebench.timetotarget import Target, summarise
 from recipebench.rows import grouped
 from tests.fake_results import fake_epochs, make_result
+from tests.test_report import run_cli
 
 
 def run_compare(base, new, **kw):
@@ -249,13 +250,6 @@ def folders(tmp_path, new_statuses=("ok", "diverged", "diverged")):
     return base.parent, new.parent
 
 
-def run_cli(capsys, *args):
-    try:
-        code = cli.main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_by_default_some_failed_new_runs_do_not_fail_the_gate(tmp_path, capsys):
