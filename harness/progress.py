@@ -240,7 +240,6 @@ class PytestTerminal:
             self.live = None
 
 
-
 class SetupProgress:
     """What happens before the first case, shown as it happens: the set-up's plan, then each stage (the
     workload's data, each architecture's weights, the warm-up) as a line when it starts, progress lines
@@ -261,7 +260,7 @@ class SetupProgress:
 
     def plan_line(self, stages: Sequence[str], cases: int) -> str:
         return (f"recipebench: set-up before the first of {cases} case(s): {', '.join(stages)}; "
-                "each stage says what it finds cached and what it makes")
+                "a stage with work to do shows its progress, a cached one ends at once")
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -276,12 +275,6 @@ class SetupProgress:
             made = f" ({self._last_step[1]} {self._last_step[2].rsplit(' · ', 1)[-1]})" if self._last_step else ""
             self.write(f"set-up · {name} · done in {took:.1f} s{made}", True)
             self._stage = None
-
-    def note(self, text: str) -> None:
-        """A line about the stage now running (what it found cached, what it is about to make)."""
-        if self._stage is not None:
-            self._last_line = self.clock()
-            self.write(f"set-up · {self._stage} · {text}", False)
 
     def step(self, done: int, total: int, what: str) -> None:
         """``done`` of ``total`` units of the stage's work, shown at most every ``every_s`` seconds; ``what``

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from recipebench.files import atomic_write
 from recipebench.options import FLAGS, OPTION_TABLE, REPEATABLE, UsageError, from_values
 from recipebench.registry import PluginError
 from recipebench.results import RunResult, SkippedCase
-from recipebench.session import BenchSession, SetupError
+from recipebench.session import BenchSession, SetupError, to_stderr
 from recipebench.store import EXTRA_INFO_KEY
 
 SESSION_KEY = pytest.StashKey[BenchSession]()
@@ -222,8 +221,7 @@ def _terminal_stderr(config: pytest.Config):
     def write(text: str) -> None:
         capture = config.pluginmanager.getplugin("capturemanager")
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            sys.stderr.write(text)
-            sys.stderr.flush()
+            to_stderr(text)
     return write
 
 

@@ -120,6 +120,8 @@ class BenchSession:
         self.scale = self.workload.scales[options.scale or ("full" if is_cuda(self.device) else "quick")]
         self.recipe_options = {r.name: self._options_for(r) for r in self.recipes}
         for name, given in options.recipe_options.items():  # a typo in a recipe's name, or in one not run now
+            if name in self.recipe_options:
+                continue  # checked just above
             try:
                 self._options_for(self.registry.recipe(name))
             except UnknownNameError as exc:
@@ -288,14 +290,17 @@ class BenchSession:
         """What :meth:`check_setup` still has to do, as (name, do) stages in order: the workload's data,
         each needed architecture's weights, the warm-up (``setup``: told each stage's progress)."""
         step = setup.step if setup is not None else None
-        archs = {}
+        archs: dict[str, tuple[Arch, set[str]]] = {}  # arch name -> (arch, the precisions it trains in)
+        pretrained: set[str] = set()  # the archs some recipe loads weights for
         for name in dict.fromkeys(recipe_names):
             recipe = self.registry.recipe(name)
-            archs.setdefault(self.arch_for(recipe).name, (self.arch_for(recipe), set()))[1].add(recipe.precision)
+            arch = self.arch_for(recipe)
+            archs.setdefault(arch.name, (arch, set()))[1].add(recipe.precision)
+            if recipe.weights != "none":
+                pretrained.add(arch.name)
         stages: list[tuple[str, Callable[[], Any]]] = []
         if self._data is None:
             stages.append((f"workload {self.workload.name} ({self.scale.name})", lambda: self.data(progress=step)))
-        pretrained = {self.arch_for(r).name for r in map(self.registry.recipe, recipe_names) if r.weights != "none"}
         for name, (arch, _) in archs.items():
             if name not in self._weights and name in pretrained:
                 stages.append((f"weights for {name}", lambda arch=arch: self.weights_for(arch)))
