@@ -72,7 +72,8 @@ def print_document(result: RunResult, write: Callable[[str], None]) -> str:
     terminal's stderr), between a BEGIN and an END line that name the case; returns the BEGIN line."""
     case = f"recipebench result {result.recipe} seed {result.seed}"
     begin = (f"----- BEGIN {case}: no folder could take it; save the lines between BEGIN and END as "
-             f"{result.recipe}-seed{result.seed}.json -----")
+             f"{store.case_file(result.recipe, result.seed)} -----")
+    # ASCII escapes (\u732b for 猫): a terminal or log that takes only ASCII must not lose the last copy
     write("\n".join([begin, json.dumps(result.to_dict(), indent=2, default=str), f"----- END {case} -----"]) + "\n")
     return begin
 

@@ -88,6 +88,11 @@ def set_aside(path: Path) -> Path:
     return move_without_replacing(path, path.parent / ATTEMPTS / path.name)
 
 
+def document_text(doc: dict) -> str:
+    """A result document as its file holds it: indented UTF-8 JSON, class names as they are (猫, not \\u732b)."""
+    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
 def write_result(result: RunResult, directory: Path) -> Path:
     """Validate ``result`` against the schema and write it as ``<recipe>-seed<seed>.json``, the case's
     current document: an earlier document of the case there (``X-seed0.json``, or a numbered
@@ -96,8 +101,7 @@ def write_result(result: RunResult, directory: Path) -> Path:
     validate(doc)
     directory = Path(directory)
     name = case_file(result.recipe, result.seed)
-    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"  # UTF-8: class names as they are (猫, not \u732b)
-    path = atomic_write(directory / name, text, overwrite=False)
+    path = atomic_write(directory / name, document_text(doc), overwrite=False)
     if path.name == name:
         return path
     same_case = re.compile(re.escape(name[:-len(".json")]) + r"(-\d+)?\.json")
@@ -114,11 +118,11 @@ def write_result(result: RunResult, directory: Path) -> Path:
 def write_fallback(result: RunResult, folders: Iterable[Path]) -> Path:
     """Write ``result`` into the first of ``folders`` that takes it, unvalidated (a document that fails
     the schema is still the user's run); raises the last :class:`OSError` when none does."""
-    text = json.dumps(result.to_dict(), indent=2, default=str) + "\n"
+    text = document_text(result.to_dict())
     error: OSError | None = None
     for folder in folders:
         try:
-            return atomic_write(Path(folder) / f"{result.recipe}-seed{result.seed}.json", text, overwrite=False)
+            return atomic_write(Path(folder) / case_file(result.recipe, result.seed), text, overwrite=False)
         except OSError as exc:
             error = exc
     raise error or OSError("no fallback folder given")
