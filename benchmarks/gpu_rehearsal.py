@@ -91,7 +91,7 @@ HEADERS = ("recipe", "status", "error_rate", "chapter", "wall s", "img/s", "slow
 def pets_available(data_dir: Path | None) -> bool:
     if data_dir is not None:
         return True
-    from recipebench.fetch import probe
+    from recipebench.data.fetch import probe
     from recipebench.plugins.pets import PETS_URL, fastai_home
 
     return (fastai_home() / "data" / "oxford-iiit-pet" / "images").is_dir() or probe(PETS_URL) is None
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tabulate import tabulate
 
-    from recipebench.store import load_results
+    from recipebench.record.store import load_results
 
     sessions = sorted(p for p in args.results_dir.glob("*") if p.is_dir() and p not in before)
     if not sessions:

@@ -24,10 +24,10 @@ short: :func:`checked_data` (a folder of outside images, checked file by file), 
 (a body pretrained on source classes, cached), :func:`probe` and :func:`socket_timeout` (downloads
 that fail fast offline).
 
-The harness's stages, one module each: data (:mod:`recipebench.data`) -> learner
-(:mod:`recipebench.learner`) -> recipe (:mod:`recipebench.context`) -> measure
-(:mod:`recipebench.measure`) -> store (:mod:`recipebench.store`) -> compare
-(:mod:`recipebench.compare`) -> render (:mod:`recipebench.render`); :mod:`recipebench.runner`
+The harness's stages, one module each: data (:mod:`recipebench.data.datablock`) -> learner
+(:mod:`recipebench.train.learner`) -> recipe (:mod:`recipebench.train.context`) -> measure
+(:mod:`recipebench.train.measure`) -> store (:mod:`recipebench.record.store`) -> compare
+(:mod:`recipebench.analysis.compare`) -> render (:mod:`recipebench.render.session_table`); :mod:`recipebench.train.runner`
 strings them together for one run.
 """
 from importlib.metadata import version as _distribution_version
@@ -47,12 +47,12 @@ from recipebench.api import (
     WorkloadRequest,
     hookimpl,
 )
-from recipebench.cache import cached_dir
-from recipebench.checks import checked_data
-from recipebench.data import PETS_LABEL_RE, folder_data
-from recipebench.fetch import probe, socket_timeout
-from recipebench.pretrain import PretrainSettings, pretrained_body
-from recipebench.weights import IMAGENET
+from recipebench.data.cache import cached_dir
+from recipebench.data.checks import checked_data
+from recipebench.data.datablock import PETS_LABEL_RE, folder_data
+from recipebench.data.fetch import probe, socket_timeout
+from recipebench.train.pretrain import PretrainSettings, pretrained_body
+from recipebench.train.weights import IMAGENET
 
 __version__ = _distribution_version("recipebench")
 __all__ = [

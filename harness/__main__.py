@@ -1,4 +1,4 @@
 """``python -m recipebench`` is the ``recipebench`` command."""
-from recipebench.cli import main
+from recipebench.commands import main
 
 raise SystemExit(main())

@@ -11,7 +11,7 @@ it a :class:`Register` callable:
 
 All of them are frozen dataclasses: once registered they never change. ``recipebench`` re-exports
 them, with the marker :data:`hookimpl` and the helpers a workload plugin may use
-(:func:`recipebench.checks.checked_data`, :func:`recipebench.pretrain.pretrained_body`, ...).
+(:func:`recipebench.data.checks.checked_data`, :func:`recipebench.train.pretrain.pretrained_body`, ...).
 This module imports nothing of the harness, so any module may import it.
 """
 from __future__ import annotations
@@ -218,7 +218,7 @@ class WorkloadRequest:
     data_dir: Path | None = None  # --data-dir: use this folder instead of the workload's default source
     label_re: str | None = None  # --label-re: regex on file names (None: the workload's default)
     labels: LabelFolder | None = None  # --labels: without a regex, which folder is the class (None: the workload's)
-    split: str = "auto"  # --split: auto | random | folders | folders:VALID (see recipebench.checks)
+    split: str = "auto"  # --split: auto | random | folders | folders:VALID (see recipebench.data.checks)
     drop_small_classes: bool = False  # --drop-small-classes: leave out classes too small to train, not stop
     #: ``progress(done, total, what)``: call it while making data (generating, converting, downloading) so the
     #: person waiting sees it working and how long is left (``what``: the unit, e.g. "images"); None: nobody

@@ -1,8 +1,8 @@
 """Hooks and fixtures of the benchmark suite (options --workload, --scale, --seeds, --recipe, ...).
 
-They live in :mod:`recipebench.pytest_plugin`; importing them here applies them to ``pytest recipes/``.
+They live in :mod:`recipebench.suite.pytest_plugin`; importing them here applies them to ``pytest recipes/``.
 """
-from recipebench.pytest_plugin import (  # noqa: F401
+from recipebench.suite.pytest_plugin import (  # noqa: F401
     bench_session,
     pytest_addoption,
     pytest_collection_finish,

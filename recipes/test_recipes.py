@@ -2,7 +2,7 @@
 
     pytest recipes/ --benchmark-only [--scale smoke|quick|full] [--recipe NAME] [--seeds N] ...
 """
-from recipebench.pytest_plugin import extra_info, run_case
+from recipebench.suite.pytest_plugin import extra_info, run_case
 
 
 def test_recipe(benchmark, bench_session, recipe_run):

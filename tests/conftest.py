@@ -29,8 +29,8 @@ def registry():
 @pytest.fixture(scope="session")
 def smoke_session(cache_dir, tmp_path_factory):
     """A BenchSession on the synthetic workload at smoke scale, CPU, its data and weights ready."""
-    from recipebench.options import Options
-    from recipebench.session import BenchSession
+    from recipebench.suite.options import Options
+    from recipebench.suite.session import BenchSession
 
     session = BenchSession(Options(scale="smoke", device="cpu", cache_dir=cache_dir,
                                    results_dir=tmp_path_factory.mktemp("results")))

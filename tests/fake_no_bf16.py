@@ -2,7 +2,7 @@
 as oneDNN does on an AVX2-only CPU, whatever CPU the test suite runs on."""
 from __future__ import annotations
 
-import recipebench.session
+import recipebench.suite.session
 
 
 def _no_native_bf16() -> dict:
@@ -10,4 +10,4 @@ def _no_native_bf16() -> dict:
             "flags": []}
 
 
-recipebench.session.cpu_bf16 = _no_native_bf16
+recipebench.suite.session.cpu_bf16 = _no_native_bf16

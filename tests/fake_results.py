@@ -1,7 +1,7 @@
 """Made-up results for tests about arithmetic: schema-valid RunResults with chosen figures, no training."""
 from __future__ import annotations
 
-from recipebench.results import SCHEMA_VERSION, Config, EpochRecord, Outcome, RunResult, WeightsInfo
+from recipebench.record.results import SCHEMA_VERSION, Config, EpochRecord, Outcome, RunResult, WeightsInfo
 
 
 def fake_epochs(errors, epoch_s: float = 10.0, before_s: float = 0.0, clock: bool = True, frozen: int = 1,

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from recipebench import ab, github_comment
-from recipebench.options import UsageError
-from recipebench.store import load_results
+from recipebench.suite import ab
+from recipebench.render import github_comment
+from recipebench.suite.options import UsageError
+from recipebench.record.store import load_results
 from tests.conftest import subprocess_env
 from tests.test_compare_cli import run_cli
 

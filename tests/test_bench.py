@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from recipebench.results import validate
-from recipebench.store import load_results
+from recipebench.record.results import validate
+from recipebench.record.store import load_results
 from tests.conftest import REPO, subprocess_env
 
 

@@ -6,10 +6,10 @@ import warnings
 import pytest
 from PIL import Image
 
-from recipebench import checks
+from recipebench.data import checks
 from recipebench.api import WorkloadRequest
-from recipebench.checks import DataError, DataWarning, checked_data
-from recipebench.data import PETS_LABEL_RE, image_files
+from recipebench.data.checks import DataError, DataWarning, checked_data
+from recipebench.data.datablock import PETS_LABEL_RE, image_files
 from recipebench.plugins import folder as folder_workload
 from recipebench.plugins import pets
 from tests.images import (

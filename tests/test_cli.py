@@ -10,7 +10,8 @@ import sys
 import pytest
 
 import recipebench
-from recipebench import cli, store
+from recipebench import commands as cli
+from recipebench.record import store
 from tests.conftest import REPO
 from tests.fake_results import make_result
 from tests.test_report import run_cli

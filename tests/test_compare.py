@@ -8,10 +8,13 @@ import math
 
 import pytest
 
-from recipebench import compare, matrix, noise, report
-from recipebench.compare import NOISE, CompareError, Settings, Side, Threshold
-from recipebench.stats import holm, welch
-from recipebench.tables import escape_markdown, format_table
+from recipebench.analysis import compare
+from recipebench.analysis import matrix
+from recipebench.analysis import noise
+from recipebench.render import comparison as report
+from recipebench.analysis.compare import NOISE, CompareError, Settings, Side, Threshold
+from recipebench.analysis.stats import holm, welch
+from recipebench.render.tables import escape_markdown, format_table
 from tests.fake_results import make_result
 
 WALL_JITTER = (1.0, 0.97, 1.04, 0.99, 1.02)  # a few % from run to run

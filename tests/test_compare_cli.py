@@ -10,9 +10,10 @@ from typing import Callable
 
 import pytest
 
-from recipebench import cli, store
-from recipebench.pytest_plugin import extra_info
-from recipebench.results import RunResult
+from recipebench import commands as cli
+from recipebench.record import store
+from recipebench.suite.pytest_plugin import extra_info
+from recipebench.record.results import RunResult
 from tests.conftest import REPO
 
 

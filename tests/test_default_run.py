@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from recipebench.progress import LiveProgress, PlannedCase, SuiteClock, duration
-from recipebench.render import session_report
-from recipebench.results import EpochRecord, SkippedCase
-from recipebench.session import NO_NATIVE_BF16
-from recipebench.store import load_results
+from recipebench.suite.progress import LiveProgress, PlannedCase, SuiteClock, duration
+from recipebench.render.session_table import session_report
+from recipebench.record.results import EpochRecord, SkippedCase
+from recipebench.suite.session import NO_NATIVE_BF16
+from recipebench.record.store import load_results
 from tests.conftest import REPO, subprocess_env
 from tests.test_bench import bench
 

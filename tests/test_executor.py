@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from recipebench import store
-from recipebench.executor import Resources, make_executor, resources_per_case, worker_options
-from recipebench.options import Options, UsageError
-from recipebench.results import validate
-from recipebench.runner import lost_result
+from recipebench.record import store
+from recipebench.suite.executor import Resources, make_executor, resources_per_case, worker_options
+from recipebench.suite.options import Options, UsageError
+from recipebench.record.results import validate
+from recipebench.train.runner import lost_result
 from tests.conftest import REPO, subprocess_env
 from tests.test_bench import bench
 
@@ -149,7 +149,7 @@ def test_a_bad_executor_is_a_usage_error(value):
 
 
 def test_the_local_path_never_imports_ray():
-    code = ("import sys, recipebench, recipebench.pytest_plugin, recipebench.executor, recipebench.session; "
+    code = ("import sys, recipebench, recipebench.suite.pytest_plugin, recipebench.suite.executor, recipebench.suite.session; "
             "assert 'ray' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 

@@ -1,6 +1,6 @@
 """At full scale every recipe issues exactly the chapter's calls -- checked without training.
 
-A stand-in Learner (:class:`recipebench.dryrun.DryRunLearner`) records each call, and its fits append
+A stand-in Learner (:class:`recipebench.train.dryrun.DryRunLearner`) records each call, and its fits append
 epochs with a chapter-like error curve (best at epoch 9 of 12) so recipes that read the harness's
 measurements can proceed.
 """
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from recipebench.context import RunContext
-from recipebench.dryrun import DryRunDataLoaders, DryRunLearner
-from recipebench.measure import RunLog
+from recipebench.train.context import RunContext
+from recipebench.train.dryrun import DryRunDataLoaders, DryRunLearner
+from recipebench.train.measure import RunLog
 from recipebench.plugins import synthetic
 
 FULL = synthetic.SCALES["full"]
@@ -87,7 +87,7 @@ def test_resnet50(registry, name, precision):
 
 def test_mixed_precision_is_to_fp16_on_cuda_and_bf16_autocast_on_cpu():
 
-    from recipebench import precision
+    from recipebench.train import precision
 
     cuda, cpu = DryRunLearner(RunLog("cpu")), DryRunLearner(RunLog("cpu"))
     precision.apply(cuda, "mixed", torch.device("cuda"))

@@ -1,9 +1,9 @@
 """The first run as a newcomer meets it: every stage of the set-up says what it does and how long it has left."""
 from __future__ import annotations
 
-from recipebench.options import Options
-from recipebench.progress import SetupProgress
-from recipebench.session import BenchSession
+from recipebench.suite.options import Options
+from recipebench.suite.progress import SetupProgress
+from recipebench.suite.session import BenchSession
 from tests.test_bench import bench
 
 

@@ -7,14 +7,14 @@ import warnings
 
 import pytest
 
-from recipebench import data as data_mod
+from recipebench.data import datablock as data_mod
 from recipebench.api import WorkloadRequest
-from recipebench.checks import MIN_CLASS_IMAGES, DataError, DataWarning, checked_data, class_report
-from recipebench.options import Options
+from recipebench.data.checks import MIN_CLASS_IMAGES, DataError, DataWarning, checked_data, class_report
+from recipebench.suite.options import Options
 from recipebench.plugins import folder as folder_workload
 from recipebench.plugins import pets
-from recipebench.session import BenchSession, WorkloadError
-from recipebench.store import load_results
+from recipebench.suite.session import BenchSession, WorkloadError
+from recipebench.record.store import load_results
 from tests.images import as_they_come, class_folders, encoded, picture, split_folders
 from tests.test_bench import bench
 
@@ -221,7 +221,7 @@ def test_a_train_valid_folder_trains_on_its_split_and_the_result_says_so(tmp_pat
     assert (result.config.valid_pct, result.config.split_seed, result.dropped_classes) == (None, None, ())
     assert said[0].endswith("split folders(train=train, valid=valid): 40 train / 7 valid")
     assert said[1:] == ["  Dogs      23 (20 train, 3 valid)", "  Cats      24 (20 train, 4 valid)"]
-    from recipebench import render
+    from recipebench.render import session_table as render
 
     assert "(2 classes, 40 train / 7 valid images, split folders(train=train, valid=valid))" in \
         render.session_report([result])

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from recipebench import compare, github_comment, store
+from recipebench.analysis import compare
+from recipebench.render import github_comment
+from recipebench.record import store
 from tests.fake_results import make_result
 from tests.test_compare_cli import run_cli
 

@@ -9,13 +9,14 @@ import dataclasses
 import pytest
 import torch
 
-from recipebench import Recipe, data
-from recipebench import measure as measure_mod
-from recipebench import session as session_mod
-from recipebench.environment import resolve_device
-from recipebench.measure import PeakMemory
+from recipebench import Recipe
+from recipebench.data import datablock as data
+from recipebench.train import measure as measure_mod
+from recipebench.suite import session as session_mod
+from recipebench.record.environment import resolve_device
+from recipebench.train.measure import PeakMemory
 from recipebench.plugins import folder, pets, synthetic
-from recipebench.runner import prepare
+from recipebench.train.runner import prepare
 
 
 @pytest.fixture

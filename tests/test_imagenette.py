@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from recipebench.api import FolderSplit, Recipe, WorkloadRequest
-from recipebench.options import Options, UsageError
+from recipebench.suite.options import Options, UsageError
 from recipebench.plugins import imagenette
-from recipebench.results import validate
-from recipebench.session import BenchSession
+from recipebench.record.results import validate
+from recipebench.suite.session import BenchSession
 from tests.conftest import REPO, offline_env
 from tests.images import encoded, picture
 from tests.test_pets import no_network_needed, offline, torch_home  # noqa: F401  (fixtures)
@@ -181,7 +181,7 @@ def test_the_suite_offline_exits_cleanly_within_seconds(tmp_path):
 
 
 def test_imagenet_weights_for_an_xresnet_say_there_are_none(tmp_path, no_network_needed):  # noqa: F811
-    from recipebench.session import WorkloadError
+    from recipebench.suite.session import WorkloadError
 
     tree = imagenette_tree(tmp_path / "imagenette2-160")
     session = BenchSession(Options(workload="imagenette", scale="smoke", device="cpu", data_dir=tree,

@@ -11,20 +11,41 @@ import pytest
 
 from tests.conftest import REPO
 
-#: Where each part of the ``recipebench`` package lives in the repository.
+#: Where the ``recipebench`` package lives in the repository (``plugins/`` is its subpackage ``recipebench.plugins``).
 PACKAGE_DIRS = {"recipebench": REPO / "harness", "recipebench.plugins": REPO / "plugins"}
-#: The analysis side: it works on results, never on how they are shown.
-ANALYSIS = ("stats", "compare", "matrix", "noise", "report", "tables", "rows", "ranking", "timetotarget", "power",
-            "seeds")
-PRESENTATION = ("render", "cli", "pytest_plugin", "charts", "document")
+#: The top of the package: the plugin API (and ``python -m recipebench``); everything else is a stage subpackage.
+TOP = ("api", "hookspecs", "registry", "__main__")
+#: The stages, by subpackage, and the subpackages (or top modules) each may import. Read down the list: a stage
+#: may import those above it that it names, never one below. The analysis works on results and never imports
+#: the presentation (render) or the command line; the record (the result model) imports no stage at all.
+LAYERS = {
+    "record": {"api"},
+    "data": {"record", "api", "registry"},
+    "train": {"data", "record", "api"},
+    "analysis": {"record"},
+    "render": {"analysis", "record"},
+    "suite": {"train", "data", "record", "analysis", "render", "api", "registry", "hookspecs"},
+    "commands": {"suite", "train", "data", "record", "analysis", "render", "api", "registry"},
+}
 
 
 def modules() -> dict[str, Path]:
+    """Every module of the package, by dotted name (a subpackage's ``__init__`` by the subpackage's name)."""
     out = {}
     for package, folder in PACKAGE_DIRS.items():
-        for path in sorted(folder.glob("*.py")):
-            out[package if path.stem == "__init__" else f"{package}.{path.stem}"] = path
+        for path in sorted(folder.rglob("*.py")):
+            rel = path.relative_to(folder).with_suffix("").parts
+            if package == "recipebench" and rel[0] == "plugins":
+                continue
+            parts = rel[:-1] if rel[-1] == "__init__" else rel
+            out[".".join((package, *parts))] = path
     return out
+
+
+def stage(module: str) -> str:
+    """The part of the package a module belongs to: its stage subpackage, ``plugins``, or its top module's name."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "(top)"
 
 
 def imports(path: Path, module: str, top_level_only: bool) -> set[str]:
@@ -93,11 +114,29 @@ def test_modules_use_one_import_name():
                 assert all(a.name.split(".")[0] not in ("harness", "plugins") for a in node.names), path
 
 
-def test_the_analysis_side_does_not_import_the_presentation_side():
-    for name in ANALYSIS:
-        module = f"recipebench.{name}"
-        found = imports(modules()[module], module, top_level_only=False)
-        assert not found & {f"recipebench.{p}" for p in PRESENTATION}, f"{module} imports {found}"
+def test_the_folders_are_the_stages_and_the_plugin_api_is_at_the_top():
+    harness = REPO / "harness"
+    top = {p.stem for p in harness.glob("*.py")} - {"__init__"}
+    assert top == set(TOP), f"modules at the top of harness/ other than the plugin API: {top - set(TOP)}"
+    folders = {p.name for p in harness.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders == set(LAYERS), folders
+    for module, path in modules().items():
+        doc = ast.get_docstring(ast.parse(path.read_text()))
+        assert doc and doc.strip(), f"{path}: no docstring saying what the module does"
+        assert path.stem not in ("utils", "util", "helpers", "misc", "common"), f"{path}: a catch-all name"
+
+
+@pytest.mark.parametrize("layer", sorted(LAYERS))
+def test_each_stage_imports_only_the_stages_it_may(layer):
+    """By folder (prefix), lazy imports included: no hand-kept module lists."""
+    for module, path in modules().items():
+        if stage(module) != layer:
+            continue
+        for target in imports(path, module, top_level_only=False):
+            theirs = stage(target)
+            if target == "recipebench":  # the package's top re-exports the plugin API
+                theirs = "api"
+            assert theirs == layer or theirs in LAYERS[layer], f"{module} ({layer}) imports {target} ({theirs})"
 
 
 def test_built_in_plugins_use_only_the_public_api():
@@ -129,8 +168,8 @@ def test_the_plugin_api_is_typed_and_exported():
     hints = typing.get_type_hints(api.RecipeContext.epochs)
     assert hints == {"n": int, "return": int}
     # The harness's own context satisfies the protocol a recipe is typed against.
-    from recipebench.context import RunContext
-    from recipebench.measure import RunLog
+    from recipebench.train.context import RunContext
+    from recipebench.train.measure import RunLog
     from recipebench.plugins.synthetic import SCALES
 
     ctx = RunContext(None, SCALES["smoke"], {}, RunLog("cpu"), new_learner=lambda: None, snapshot_dir=Path("."))
@@ -156,5 +195,6 @@ def test_a_wheel_exposes_only_recipebench(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names} == {"recipebench", wheel.name.split("-")[0] + "-"
                                                  + wheel.name.split("-")[1] + ".dist-info"}
-    assert "recipebench/plugins/baseline.py" in names and "recipebench/schema/result.schema.json" in names
+    assert "recipebench/plugins/baseline.py" in names and "recipebench/record/schema/result.schema.json" in names
+    assert {f"recipebench/{stage}/__init__.py" for stage in LAYERS} <= set(names)
     assert not any(n.startswith(("harness/", "plugins/")) for n in names)

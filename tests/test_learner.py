@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from recipebench.learner import (
+from recipebench.train.learner import (
     WeightsError,
     body_state_dict,
     load_body_weights,

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from recipebench import Recipe
-from recipebench.measure import PeakMemory, jsonable
-from recipebench.precision import observed_label
-from recipebench.results import validate
-from recipebench.runner import prepare
+from recipebench.train.measure import PeakMemory, jsonable
+from recipebench.train.precision import observed_label
+from recipebench.record.results import validate
+from recipebench.train.runner import prepare
 
 
 def run(session, train, name="probe", precision="fp32", arch_role="default", options=None):
@@ -91,7 +91,7 @@ def test_lr_find_is_recorded_with_every_suggestion(smoke_session):
 
 
 def test_batch_losses_are_kept_compactly():
-    from recipebench.results import MAX_BATCH_LOSSES, compact_losses
+    from recipebench.record.results import MAX_BATCH_LOSSES, compact_losses
 
     assert compact_losses([2.3456789, float("nan"), 1.0]) == (2.346, 1.0)
     many = compact_losses([float(i) for i in range(1000)])

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from recipebench import runner
+from recipebench.train import runner
 from recipebench.api import Recipe
-from recipebench.results import RunResult, validate
+from recipebench.record.results import RunResult, validate
 
 SMOKE_SIZE, SMOKE_BS = 32, 16  # the synthetic workload's smoke scale
 
@@ -18,8 +18,8 @@ SMOKE_SIZE, SMOKE_BS = 32, 16  # the synthetic workload's smoke scale
 @pytest.fixture(scope="module")
 def next_session(smoke_session, cache_dir, tmp_path_factory):
     """``--suite next_chapter`` at smoke scale on the synthetic workload (the smoke session's data and weights)."""
-    from recipebench.options import Options
-    from recipebench.session import BenchSession
+    from recipebench.suite.options import Options
+    from recipebench.suite.session import BenchSession
 
     return BenchSession(Options(scale="smoke", device="cpu", cache_dir=cache_dir, suite="next_chapter",
                                 results_dir=tmp_path_factory.mktemp("results")), smoke_session.registry)
@@ -153,7 +153,7 @@ def test_ctx_dataloaders_draw_the_same_batches_for_the_same_seed(smoke_session):
 
 def test_the_live_progress_plans_progressive_resizing_s_epochs(registry):
     """The dry run that plans a suite's epochs follows ``ctx.dataloaders`` (a stand-in) instead of giving up."""
-    from recipebench import dryrun
+    from recipebench.train import dryrun
     from recipebench.plugins.synthetic import SCALES
 
     plan = dryrun.plan(registry.recipe("progressive_resizing"), SCALES["smoke"], {})
@@ -163,8 +163,8 @@ def test_the_live_progress_plans_progressive_resizing_s_epochs(registry):
 def test_ctx_dataloaders_at_sizes_that_cannot_be_says_so_naming_the_call():
     from pathlib import Path
 
-    from recipebench.context import RunContext
-    from recipebench.measure import RunLog
+    from recipebench.train.context import RunContext
+    from recipebench.train.measure import RunLog
     from recipebench.plugins.synthetic import SCALES
 
     ctx = RunContext(None, SCALES["smoke"], {}, RunLog("cpu"), new_learner=lambda: None, snapshot_dir=Path("."),

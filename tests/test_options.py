@@ -1,7 +1,7 @@
 """Option parsing: values users type, and the errors they get."""
 import pytest
 
-from recipebench.options import (
+from recipebench.suite.options import (
     Options,
     UsageError,
     coerce_option,

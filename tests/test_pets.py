@@ -9,14 +9,14 @@ import time
 import pytest
 import torch
 
-from recipebench import fetch
+from recipebench.data import fetch
 from recipebench.api import WorkloadRequest
-from recipebench.data import PETS_LABEL_RE
-from recipebench.options import Options
+from recipebench.data.datablock import PETS_LABEL_RE
+from recipebench.suite.options import Options
 from recipebench.plugins import pets
-from recipebench.results import validate
-from recipebench.session import BenchSession, WorkloadError
-from recipebench.weights import cache_path, imagenet_weights
+from recipebench.record.results import validate
+from recipebench.suite.session import BenchSession, WorkloadError
+from recipebench.train.weights import cache_path, imagenet_weights
 from tests.conftest import REPO, offline_env
 from tests.images import ODD, PER_CLASS, UNREADABLE, add_bad_files, pets_tree
 

@@ -11,8 +11,13 @@ import sys
 
 import pytest
 
-from recipebench import power, ranking, render, report, seeds, store
-from recipebench.compare import METRICS, Side, compare, plan_seeds
+from recipebench.analysis import power
+from recipebench.analysis import ranking
+from recipebench.render import session_table as render
+from recipebench.render import comparison as report
+from recipebench.analysis import seeds
+from recipebench.record import store
+from recipebench.analysis.compare import METRICS, Side, compare, plan_seeds
 from tests.conftest import REPO
 from tests.fake_results import make_result
 
@@ -217,5 +222,7 @@ def test_planned_seeds_catch_a_true_difference_in_about_the_promised_share_of_si
         assert c.seeds is not None and c.planned_power >= 0.8
         assert abs(c.significant - c.planned_power) < 0.04, c
         assert c.verdict <= c.significant + 1e-12
-    table = seeds.check_table(checks, "text")
+    from recipebench.render.seeds import check_table
+
+    table = check_table(checks, "text")
     assert "planned seeds per side" in table and "paired" in table

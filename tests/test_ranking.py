@@ -10,11 +10,13 @@ import math
 import numpy as np
 import pytest
 
-from recipebench import ranking, render, report
-from recipebench.compare import Side, compare
-from recipebench.results import Outcome
-from recipebench.stats import holm, paired
-from recipebench.timetotarget import CLOCK_EPOCHS, CLOCK_RECIPE, TimeSummary, TimeToTarget, time_to_target
+from recipebench.analysis import ranking
+from recipebench.render import session_table as render
+from recipebench.render import comparison as report
+from recipebench.analysis.compare import Side, compare
+from recipebench.record.results import Outcome
+from recipebench.analysis.stats import holm, paired
+from recipebench.analysis.timetotarget import CLOCK_EPOCHS, CLOCK_RECIPE, TimeSummary, TimeToTarget, time_to_target
 from tests.fake_results import fake_epochs as epochs
 from tests.fake_results import make_result
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from recipebench.options import Options
-from recipebench.session import BenchSession
+from recipebench.suite.options import Options
+from recipebench.suite.session import BenchSession
 from tests.conftest import SHARED
 
 WEIGHTS_SHA256 = "d82c601c7c67a07fb0bc941eed2723afb3e6fe35d87ce04cc279c57e753eac1f"

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from recipebench import charts, cli, store
-from recipebench.results import CallRecord, LrFindRecord, Outcome
+from recipebench.render import charts
+from recipebench import commands as cli
+from recipebench.record import store
+from recipebench.record.results import CallRecord, LrFindRecord, Outcome
 from tests.fake_results import fake_epochs, make_result
 
 

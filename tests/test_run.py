@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from recipebench import store
-from recipebench.results import SCHEMA_VERSION, RunResult, validate
+from recipebench.record import store
+from recipebench.record.results import SCHEMA_VERSION, RunResult, validate
 
 
 def test_result_follows_the_schema_and_round_trips(baseline_result):
@@ -113,8 +113,8 @@ def test_loading_names_the_bad_file(tmp_path):
 
 
 def test_the_table_summarises_seeds_and_shows_outcomes(baseline_result):
-    from recipebench import render
-    from recipebench.results import Outcome
+    from recipebench.render import session_table as render
+    from recipebench.record.results import Outcome
 
     other = dataclasses.replace(baseline_result, seed=1, error_rate=0.5, wall_s=baseline_result.wall_s * 2)
     arm = Outcome("arm", 0.25, 0.25, 1, 1.0, 10.0, baseline_result.epochs[:1])
@@ -131,8 +131,8 @@ def test_the_table_summarises_seeds_and_shows_outcomes(baseline_result):
 
 def test_the_markdown_report_keeps_its_context_lines_apart():
     """summary.md: each context and most-confused line is a list item (plain lines would run together)."""
-    from recipebench import render
-    from recipebench.results import ConfusedPair, WeightsInfo
+    from recipebench.render import session_table as render
+    from recipebench.record.results import ConfusedPair, WeightsInfo
     from tests.fake_results import make_result
 
     deep = make_result("deep", weights=WeightsInfo("synthetic-source", "resnet50", None, None),
@@ -202,7 +202,7 @@ def unlabelled(result):
 
 def test_a_version_5_document_loads_without_its_labelling(baseline_result, tmp_path):
     """Schema 6 added config.labels (how the classes were read): older documents say None, not a guess."""
-    from recipebench.data import PETS_LABEL_RE
+    from recipebench.data.datablock import PETS_LABEL_RE
 
     assert baseline_result.config.labels == f"file names by {PETS_LABEL_RE!r}"  # the synthetic workload's
     (tmp_path / "baseline-seed0.json").write_text(json.dumps(as_version(baseline_result, 5)))
@@ -271,7 +271,7 @@ def test_a_version_6_document_reads_as_the_dataloaders_default_loss_and_no_recip
 
 
 def test_the_schema_id_names_its_version():
-    from recipebench.results import schema
+    from recipebench.record.results import schema
 
     assert schema()["$id"].endswith(f"/result-{SCHEMA_VERSION}.json")
     assert schema()["properties"]["schema_version"] == {"const": SCHEMA_VERSION}

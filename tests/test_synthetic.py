@@ -7,7 +7,7 @@ import re
 import pytest
 
 from recipebench.api import WorkloadRequest
-from recipebench.data import PETS_LABEL_RE
+from recipebench.data.datablock import PETS_LABEL_RE
 from recipebench.plugins import synthetic
 from recipebench.plugins.synthetic_images import (
     PAIR_HUE_GAP_DEG,

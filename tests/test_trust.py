@@ -9,17 +9,18 @@ import textwrap
 
 import pytest
 
-from recipebench import Recipe, store
-from recipebench.callbacks import DIVERGENCE_FACTOR
-from recipebench.cli import main as cli
-from recipebench.compare import CompareError, Side, compare
-from recipebench.matrix import build as build_matrix
-from recipebench.render import summary_table
-from recipebench.report import compare_report, matrix_report
-from recipebench.results import STATUS_DIVERGED, validate
-from recipebench.rows import rows
-from recipebench.runner import prepare
-from recipebench.tables import error_text
+from recipebench import Recipe
+from recipebench.record import store
+from recipebench.train.callbacks import DIVERGENCE_FACTOR
+from recipebench.commands import main as cli
+from recipebench.analysis.compare import CompareError, Side, compare
+from recipebench.analysis.matrix import build as build_matrix
+from recipebench.render.session_table import summary_table
+from recipebench.render.comparison import compare_report, matrix_report
+from recipebench.record.results import STATUS_DIVERGED, validate
+from recipebench.analysis.rows import rows
+from recipebench.train.runner import prepare
+from recipebench.render.tables import error_text
 from tests.fake_results import make_result
 from tests.test_bench import bench
 

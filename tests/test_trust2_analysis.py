@@ -8,12 +8,14 @@ import random
 
 import pytest
 
-from recipebench import ranking, report, store
-from recipebench import compare as compare_module
-from recipebench.compare import DEFAULT_SESSION_NOISE, CompareError, Side, compare, violations
-from recipebench.stats import paired, welch
-from recipebench.timetotarget import Target, summarise
-from recipebench.rows import grouped
+from recipebench.analysis import ranking
+from recipebench.render import comparison as report
+from recipebench.record import store
+from recipebench.analysis import compare as compare_module
+from recipebench.analysis.compare import DEFAULT_SESSION_NOISE, CompareError, Side, compare, violations
+from recipebench.analysis.stats import paired, welch
+from recipebench.analysis.timetotarget import Target, summarise
+from recipebench.analysis.rows import grouped
 from tests.fake_results import fake_epochs, make_result
 from tests.test_report import run_cli
 
@@ -157,7 +159,7 @@ def test_the_ranking_of_several_sessions_and_hosts_adds_session_noise_and_says_s
     assert ranked.row("same_code").comparison.verdict == "within noise"  # 8% on another host
     note = next(n for n in ranked.notes if "2 sessions" in n)
     assert "2 hosts" in note and "3%" in note
-    from recipebench import render
+    from recipebench.render import session_table as render
 
     assert note in render.session_report(two_hosts())
 
@@ -230,7 +232,7 @@ def test_a_median_time_needs_more_than_half_the_runs():
     assert summarise(grouped(runs(1, 1))["baseline"], target).wall_s_median is None  # exactly half: never
     assert summarise(grouped(runs(2, 2))["baseline"], target).wall_s_median is None
     assert summarise(grouped(runs(2, 1))["baseline"], target).wall_s_median == 20.0
-    from recipebench import timetotarget
+    from recipebench.analysis import timetotarget
 
     assert "more than half" in timetotarget.__doc__ and "at least half" not in timetotarget.__doc__
 

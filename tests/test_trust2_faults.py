@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from recipebench.checks import DataWarning, checked_data, class_report
-from recipebench.files import sha256_file
-from recipebench.learner import WeightsError, read_state_dict
-from recipebench.options import Options
-from recipebench.session import BenchSession
+from recipebench.data.checks import DataWarning, checked_data, class_report
+from recipebench.record.atomic import sha256_file
+from recipebench.train.learner import WeightsError, read_state_dict
+from recipebench.suite.options import Options
+from recipebench.suite.session import BenchSession
 from tests.conftest import REPO, subprocess_env
 from tests.images import class_folders, huge_png
 from tests.test_bench import bench
@@ -111,8 +111,8 @@ def test_a_truncated_weights_file_given_to_the_suite_stops_it_with_one_line(tmp_
 def test_a_damaged_imagenet_file_in_torchs_cache_is_named_or_downloaded_again(tmp_path, monkeypatch, registry):
     import torch
 
-    from recipebench import fetch
-    from recipebench import weights as weights_mod
+    from recipebench.data import fetch
+    from recipebench.train import weights as weights_mod
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     arch = registry.arch("resnet18")
@@ -179,7 +179,7 @@ def test_a_plugin_file_registering_a_builtin_name_is_named_in_one_line(tmp_path,
 
 
 def newer_result(folder: Path, baseline_result) -> Path:
-    from recipebench.results import SCHEMA_VERSION
+    from recipebench.record.results import SCHEMA_VERSION
 
     doc = baseline_result.to_dict()
     doc.update(schema_version=SCHEMA_VERSION + 1, a_field_of_the_future=1)
@@ -191,7 +191,7 @@ def newer_result(folder: Path, baseline_result) -> Path:
 
 @pytest.mark.parametrize("command", [["table"], ["compare"], ["report"]])
 def test_a_result_of_a_newer_schema_is_named_with_what_to_do(tmp_path, baseline_result, command):
-    from recipebench.results import SCHEMA_VERSION
+    from recipebench.record.results import SCHEMA_VERSION
 
     path = newer_result(tmp_path / "new", baseline_result)
     args = [str(path.parent)] * (2 if command != ["table"] else 1)
@@ -206,7 +206,7 @@ def test_a_result_of_a_newer_schema_is_named_with_what_to_do(tmp_path, baseline_
 
 
 def test_resume_names_a_result_of_a_newer_schema_and_trains_that_case_anew(tmp_path, cache_dir, baseline_result):
-    from recipebench.results import SCHEMA_VERSION
+    from recipebench.record.results import SCHEMA_VERSION
 
     path = newer_result(tmp_path / "results" / "20991231T000000Z-synthetic-smoke-cpu", baseline_result)
     said: list[str] = []
@@ -295,7 +295,7 @@ def test_class_folders_with_spaces_and_other_scripts_train_and_are_shown_as_they
 def test_file_names_that_are_not_utf8_stop_the_run_naming_them(tmp_path):
     import os
 
-    from recipebench.checks import DataError
+    from recipebench.data.checks import DataError
 
     root = class_folders(tmp_path / "mine", {"Dogs": 12, "chat noir": 12})
     latin1 = os.fsencode(root) + b"/Caf\xe9 noir"  # as an old zip or another system's encoding leaves it

@@ -9,11 +9,11 @@ import weakref
 import pytest
 
 from recipebench import Recipe
-from recipebench import measure
-from recipebench.measure import PeakMemory
-from recipebench.options import UsageError, parse_seeds
-from recipebench.results import validate
-from recipebench.runner import prepare
+from recipebench.train import measure
+from recipebench.train.measure import PeakMemory
+from recipebench.suite.options import UsageError, parse_seeds
+from recipebench.record.results import validate
+from recipebench.train.runner import prepare
 
 
 def run(session, train, seed=0):
@@ -68,7 +68,7 @@ def test_peak_rss_label_when_reset_works_says_reset(monkeypatch):
 
 
 def test_seeds_are_bounded_to_what_every_generator_takes():
-    from recipebench.options import MAX_SEED
+    from recipebench.suite.options import MAX_SEED
 
     assert MAX_SEED == 2**32 - 2
     assert parse_seeds(f"0,{MAX_SEED}") == (0, MAX_SEED)
@@ -81,7 +81,7 @@ def test_seeds_are_bounded_to_what_every_generator_takes():
 
 def test_the_largest_seed_trains(smoke_session):
     """The bound is one the harness honours: a run with the largest seed trains and validates."""
-    from recipebench.options import MAX_SEED
+    from recipebench.suite.options import MAX_SEED
 
     def short(ctx):
         ctx.learn.fit(1, 1e-3)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from recipebench import store
-from recipebench.cli import main as cli
-from recipebench.options import OPTION_TABLE
-from recipebench.session import BenchSession
+from recipebench.record import store
+from recipebench.commands import main as cli
+from recipebench.suite.options import OPTION_TABLE
+from recipebench.suite.session import BenchSession
 from tests.conftest import REPO, subprocess_env
 from tests.images import class_folders
 from tests.test_bench import bench
@@ -26,7 +26,7 @@ from tests.test_bench import bench
 
 
 def test_every_option_is_in_the_case_identity_or_says_why_not():
-    from recipebench.identity import IN_IDENTITY, NOT_IN_IDENTITY, CaseIdentity
+    from recipebench.suite.identity import IN_IDENTITY, NOT_IN_IDENTITY, CaseIdentity
 
     fields = {f.name for f in dataclasses.fields(CaseIdentity)}
     for _flag, dest, *_ in OPTION_TABLE:
@@ -43,7 +43,7 @@ def test_every_option_is_in_the_case_identity_or_says_why_not():
 
 
 def test_a_plan_and_its_result_have_one_identity_and_every_setting_changes_it(smoke_session, baseline_result):
-    from recipebench.identity import CaseIdentity
+    from recipebench.suite.identity import CaseIdentity
 
     plan = smoke_session.plan("baseline", 0)
     here = CaseIdentity.from_plan(plan, executor="local", cases_per_node=1)

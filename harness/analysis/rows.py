@@ -1,0 +1,60 @@
+"""Results as table rows: one for each run, one for each of its outcomes (sub-results).
+
+What the tables, comparisons and the matrix all work on; nothing here formats anything.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from recipebench.record.results import EpochRecord, RunResult
+
+#: Between a recipe and its outcome in a row's label: ``early_stopping_contrast > keep_best``.
+OUTCOME_SEP = " > "
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a table: a whole run, or one outcome of it."""
+
+    label: str
+    recipe: str
+    outcome: str | None
+    seed: int
+    status: str
+    error_rate: float | None
+    best_error_rate: float | None
+    best_epoch: int | None
+    wall_s: float
+    samples_per_s: float | None
+    peak_memory_bytes: int | None
+    precision: str
+    device: str
+    arch: str
+    epochs: tuple[EpochRecord, ...] = ()  # the run's (or the outcome's) epochs, for time-to-target
+    n_valid: int | None = None  # validation images: error_rate is a count over these (its resolution)
+
+
+def rows(result: RunResult) -> list[Row]:
+    """The run's own row, then one row per outcome."""
+    common = dict(recipe=result.recipe, seed=result.seed, status=result.status, precision=result.precision,
+                  device=result.device, arch=result.config.arch, n_valid=result.n_valid)
+    out = [Row(label=result.recipe, outcome=None, error_rate=result.error_rate,
+               best_error_rate=result.best_error_rate, best_epoch=result.best_epoch,
+               wall_s=result.wall_s, samples_per_s=result.samples_per_s,
+               peak_memory_bytes=result.peak_memory_bytes, epochs=result.epochs, **common)]
+    for o in result.outcomes:
+        out.append(Row(label=f"{result.recipe}{OUTCOME_SEP}{o.name}", outcome=o.name, error_rate=o.error_rate,
+                       best_error_rate=o.best_error_rate, best_epoch=o.best_epoch,
+                       wall_s=o.wall_s, samples_per_s=o.samples_per_s, peak_memory_bytes=None, epochs=o.epochs,
+                       **common))
+    return out
+
+
+def grouped(results: Iterable[RunResult]) -> dict[str, list[Row]]:
+    """Rows of all results grouped by label (recipe or recipe > outcome), in first-seen order."""
+    groups: dict[str, list[Row]] = {}
+    for result in results:
+        for row in rows(result):
+            groups.setdefault(row.label, []).append(row)
+    return groups

@@ -1,0 +1,1 @@
+"""The suite stage: a session's options, plan, cases, resume, executor, progress and the pytest plugin."""

@@ -1,0 +1,1 @@
+"""The training stage: one run, from the Learner through the recipe to its measured result."""
