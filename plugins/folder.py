@@ -5,7 +5,7 @@ Classes are the top-level folders, ``DIR/<class>/...``, with every image below o
 ``parent_label``), ``--label-re REGEX`` a regex on the file names (one group: the label). A folder that
 comes split (``DIR/train/<class>/...`` with ``DIR/valid/`` or ``DIR/val/``) trains on that split
 (``--split random`` for the chapter's). Every file is checked, and every class counted, before
-training (:mod:`recipebench.checks`); the scales and the default ImageNet weights are the ``pets``
+training (:mod:`recipebench.data.checks`); the scales and the default ImageNet weights are the ``pets``
 workload's.
 """
 from __future__ import annotations

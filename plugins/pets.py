@@ -8,7 +8,7 @@ Where the images come from:
 * otherwise ``untar_data(URLs.PETS)`` downloads it -- if the host answers within seconds. Offline,
   the error comes at once and names the URL, the cache folder and ``--data-dir``.
 
-Every file is checked before training (:mod:`recipebench.checks`). The default weights are torchvision's
+Every file is checked before training (:mod:`recipebench.data.checks`). The default weights are torchvision's
 ImageNet ones (``--weights imagenet``), as ``vision_learner`` would load.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The context a result is only meaningful in: device, versions, commit, machine."""
+"""Where a result was made, recorded with it: device, precision support, versions, commit, host and machine."""
 from __future__ import annotations
 
 import os
