@@ -27,7 +27,7 @@ from recipebench.analysis.compare import (
 from recipebench.record.results import STATUS_OK, RunResult
 from recipebench.analysis.rows import Row, grouped
 
-#: The thresholds the A/A rates are measured at (the README's PR flow).
+#: The thresholds the A/A rates are measured at (the PR flow of docs/pr-gate.md).
 FAIL_ON = ("error_rate:+0.5pp", "wall:+10%", "memory:+10%")
 
 

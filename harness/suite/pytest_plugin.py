@@ -86,7 +86,7 @@ def _refuse_xdist(config: pytest.Config) -> None:
         raise pytest.UsageError("recipebench: pytest -n / --dist (pytest-xdist) cannot split the benchmark suite: "
                                 "it would make one session per xdist worker, with cases timing each other on the "
                                 "same cores; to train cases in parallel use --executor ray (one case per GPU, or per "
-                                "node on CPUs; see README)")
+                                "node on CPUs; see docs/ray.md)")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
