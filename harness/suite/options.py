@@ -82,6 +82,19 @@ def parse_recipe_options(items: Sequence[str]) -> Mapping[str, Mapping[str, str]
     return MappingProxyType({k: MappingProxyType(v) for k, v in out.items()})
 
 
+def parse_output_options(items: Sequence[str]) -> Mapping[str, Mapping[str, str]]:
+    """``--output-option mlflow.experiment=chapter5`` -> {"mlflow": {"experiment": "chapter5"}}; an output's
+    name may hold dots (``summary.md``), its option's key does not."""
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        head, sep, value = item.partition("=")
+        name, dot, key = head.rpartition(".")
+        if not (sep and dot and name and key):
+            raise UsageError(f"--output-option {item!r}: expected OUTPUT.KEY=VALUE (e.g. mlflow.experiment=mine)")
+        out.setdefault(name, {})[key] = value
+    return MappingProxyType({k: MappingProxyType(v) for k, v in out.items()})
+
+
 def coerce_option(recipe: str, key: str, value: str, default: Any) -> Any:
     """Convert a --recipe-option string to the type of the recipe's default."""
     if isinstance(default, bool):
@@ -133,6 +146,10 @@ class Options:
     executor: str = "local"
     #: Ray on CPUs: how many cases train at once on one node (each with the node's CPUs / this many).
     cases_per_node: int = 1
+    #: --output NAME: outputs written at the end besides the default ones; ``no:NAME`` leaves a default out
+    #: (:mod:`recipebench.suite.outputs`).
+    outputs: tuple[str, ...] = ()
+    output_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # --output-option NAME.KEY=VALUE
 
     def __post_init__(self) -> None:
         if self.scale is not None and self.scale not in SCALE_NAMES:
@@ -216,10 +233,14 @@ OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...]
     ("--cases-per-node", "cases_per_node", "with --executor ray on CPUs: cases that train at once on one node, each "
      "with its share of the node's CPUs (default 1: one case at a time using all of them; more distort each other's "
      "timings, and the results say so)", _positive_int, 1),
+    ("--output", "outputs", "also write this output at the end (repeatable; recipebench list shows them: e.g. "
+     "summary.csv, mlflow, tensorboard); no:NAME leaves out a default one (summary.md, epochs.png)", str, None),
+    ("--output-option", "output_options", "OUTPUT.KEY=VALUE, an output's option (repeatable), e.g. "
+     "mlflow.tracking_uri=sqlite:///mlflow.db", str, None),
 )
 #: The options that only shape the session table: `recipebench table` takes them too.
 TABLE_OPTIONS = ("reference", "target_error")
-REPEATABLE = ("recipes", "recipe_options")
+REPEATABLE = ("recipes", "recipe_options", "outputs", "output_options")
 #: Options that take no value: present or not.
 FLAGS = ("drop_small_classes", "deterministic", "resume")
 
@@ -231,7 +252,8 @@ def from_values(values: Mapping[str, Any]) -> Options:
         value = values.get(dest)
         if dest in REPEATABLE:
             value = tuple(value or ())
-            kw[dest] = parse_recipe_options(value) if dest == "recipe_options" else value
+            parse_items = {"recipe_options": parse_recipe_options, "output_options": parse_output_options}.get(dest)
+            kw[dest] = parse_items(value) if parse_items else value
             continue
         if value is None:
             value = default
