@@ -150,12 +150,13 @@ def export(session: SessionOutput) -> list[str]:
                 _log(client, parent, params=shared,
                      tags={k: v for k, v in tags(first.result).items() if k not in ("status", "host")})
             for run in new:
+                commit = run.result.environment.get("git_commit")
                 child = client.create_run(experiment_id, start_time=_ms(run.start_s),
                                           run_name=f"{run.row.label} seed {run.row.seed}",
                                           tags={"mlflow.parentRunId": parent, TAG_KEY: run.key,
                                                 TAG_CREATED: run.result.created_utc, "label": run.row.label,
-                                                "mlflow.source.git.commit": str(run.result.environment.get(
-                                                    "git_commit") or "")}).info.run_id
+                                                **({"mlflow.source.git.commit": commit} if commit else {})}
+                                          ).info.run_id
                 _log(client, child, _seed_metrics(run), params(run.result), tags(run.result))
                 client.set_terminated(child, "FINISHED" if run.row.status == "ok" else "FAILED",
                                       end_time=_ms(created_s(run.result)))
@@ -175,8 +176,7 @@ def export(session: SessionOutput) -> list[str]:
 
 @hookimpl
 def recipebench_add_outputs(register):
-    register(Output("mlflow", "every result as MLflow runs (a parent per recipe, its seeds nested); a local "
-                    "store beside the results unless --tracking-uri", export,
+    register(Output("mlflow", "every result as MLflow runs: a parent per recipe, its seeds nested", export,
                     options={"tracking_uri": Option("", help=f"where the runs go, any MLflow tracking URI (default: "
                                                              f"the folder store {DEFAULT_STORE}/ beside the results "
                                                              "folder)"),

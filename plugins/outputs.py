@@ -53,9 +53,9 @@ def summary_json(session: SessionOutput) -> list[Path]:
 
 @hookimpl
 def recipebench_add_outputs(register):
-    register(Output("summary.md", "the session table in markdown, in the session folder", summary_md, default=True))
-    register(Output("epochs.png", "error_rate per epoch and lr_find curves, in the session folder", epochs_png,
+    register(Output("summary.md", "the session table in markdown", summary_md, default=True))
+    register(Output("epochs.png", "error_rate per epoch and lr_find curves (PNG)", epochs_png,
                     default=True))
-    register(Output("summary.csv", "the session table's raw numbers as csv, in the session folder", summary_csv))
-    register(Output("summary.json", "the session table's raw numbers as JSON rows, in the session folder",
+    register(Output("summary.csv", "the session table's raw numbers as csv", summary_csv))
+    register(Output("summary.json", "the session table's raw numbers as JSON rows",
                     summary_json))

@@ -4,7 +4,8 @@ Each run is the folder ``LOGDIR/SESSION/LABEL-seedN`` (a sub-result's label ``re
 per-epoch figures as ``epoch/NAME`` scalars (the epoch as step, the epoch clock ``elapsed_s`` as their wall
 time), the per-batch training losses as ``batch/train_loss`` (step: the stored batch, counted over the run),
 the final figures as ``final/NAME``, and hparams (the recipe, its options, the config) so that TensorBoard's
-HParams tab compares recipes by their final figures. Written by torch's ``SummaryWriter``.
+HParams tab compares recipes by their figures (it gathers the columns from every run). Written by torch's
+``SummaryWriter``.
 
 Exporting again adds nothing already there: a run's folder is written whole (under a temporary name, then
 renamed) with ``recipebench-run.txt`` naming the result's ``run_id`` and document time; a folder whose note
@@ -68,7 +69,10 @@ def write_run(run: TrackedRun, folder: Path) -> None:
         finals = {f"final/{k}": v for k, v in figures(run).items()}
         for key, value in finals.items():
             writer.add_scalar(key, value, 0, walltime=end)
-        for summary in hparams(_hparams(run), finals):  # the experiment, session start and end
+        # The session's start (its hparams) and end, but not torch's per-run experiment summary: TensorBoard
+        # expects at most one run to hold one, and without any builds the HParams tab from every run's hparams.
+        _experiment, start_info, end_info = hparams(_hparams(run), finals)
+        for summary in (start_info, end_info):
             writer.file_writer.add_summary(summary, walltime=end)
     finally:
         writer.close()
@@ -107,8 +111,8 @@ def export(session: SessionOutput) -> list[Path]:
 
 @hookimpl
 def recipebench_add_outputs(register):
-    register(Output("tensorboard", "every result as TensorBoard event files (a run per recipe x seed, with "
-                    "hparams); beside the results unless --logdir", export,
+    register(Output("tensorboard", "every result as TensorBoard event files: a run per recipe x seed, hparams",
+                    export,
                     options={"logdir": Option("", help=f"the log folder (default: {DEFAULT_LOGDIR}/ beside the "
                                                        "results folder)")},
                     requires={"tensorboard": INSTALL}))

@@ -174,3 +174,12 @@ def test_an_unknown_output_stops_the_session_before_it_trains(tmp_path, cache_di
                   str(tmp_path / "results"), "--output", "sumary.md"], cache_dir, check=False)
     assert proc.returncode == 4 and "--output sumary.md: unknown output 'sumary.md'" in proc.stderr
     assert not list((tmp_path / "results").rglob("*.json"))  # nothing trained
+
+
+def test_recipebench_list_shows_the_outputs(capsys):
+    from recipebench.commands import main as cli
+
+    assert cli(["list"]) == 0
+    out = capsys.readouterr().out.split("\noutputs")[1]
+    assert "summary.md " in out and "mlflow " in out and "tracking_uri=; experiment=recipebench" in out
+    assert "recipebench.plugins.tensorboard_export [built-in]" in out

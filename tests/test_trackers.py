@@ -117,6 +117,22 @@ def test_mlflow_experiment_and_tracking_uri_are_flags(tmp_path, mlflow_client):
     assert not (tmp_path / "results" / "mlruns").exists()
 
 
+def hparams_tab(logdir: Path):
+    """The experiment TensorBoard's HParams tab shows for ``logdir``: its columns (hparams) and metrics."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import api_pb2, backend_context, get_experiment
+
+    events = plugin_event_multiplexer.EventMultiplexer()
+    events.AddRunsFromDirectory(str(logdir))
+    events.Reload()
+    tb = base_plugin.TBContext(data_provider=data_provider.MultiplexerDataProvider(events, str(logdir)),
+                               logdir=str(logdir))
+    return get_experiment.Handler(context.RequestContext(), backend_context.Context(tb), "",
+                                  api_pb2.GetExperimentRequest()).run()
+
+
 def test_tensorboard_round_trip(tmp_path, capsys):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -145,8 +161,13 @@ def test_tensorboard_round_trip(tmp_path, capsys):
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
     assert start.hparams["label"].string_value == "baseline" and start.hparams["seed"].number_value == 1
     assert start.hparams["config.arch"].string_value == "resnet18"
-    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
-    assert "final/error_rate" in {m.name.tag for m in experiment.metric_infos}
+    assert "_hparams_/session_end_info" in content
+    # no per-run experiment summary: TensorBoard takes the first it finds as every run's, and builds the
+    # HParams tab from all runs' hparams and scalars when there is none
+    assert "_hparams_/experiment" not in content
+    experiment = hparams_tab(logdir)
+    assert {"label", "recipe", "seed", "config.arch"} <= {h.name for h in experiment.hparam_infos}
+    assert {"final/error_rate", "final/wall_s", "epoch/error_rate"} <= {m.name.tag for m in experiment.metric_infos}
 
     files = sorted(str(p.relative_to(logdir)) for p in logdir.rglob("*"))
     assert cli(["export", "tensorboard", str(folder.parent)]) == 0  # twice: no new event files

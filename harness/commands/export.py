@@ -25,7 +25,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        description="Write one of the session outputs from saved results: "
                                    "recipebench export mlflow RESULTS [--tracking-uri URI] [--experiment NAME], "
                                    "recipebench export tensorboard RESULTS [--logdir DIR], or any output that "
-                                   "`recipebench list` shows. recipebench export OUTPUT --help lists its options.")
+                                   "recipebench list shows. recipebench export OUTPUT --help lists its options.")
     p.add_argument("output", metavar="OUTPUT", help="the output's name (recipebench list shows them)")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="RESULTS and the output's options")
     return p
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = load([parsed.results], NAME)
     check_reference(loaded.results, parsed.reference)
     results_path = parsed.results
-    beside = (results_path if results_path.is_dir() else results_path.parent).resolve().parent
+    beside = results_path.resolve().parent  # a folder's parent, or a file's folder
 
     def say(line: str) -> None:
         print(line, file=sys.stderr)
