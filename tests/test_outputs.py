@@ -13,6 +13,7 @@ from recipebench import Output, hookimpl
 from recipebench.registry import DuplicateNameError, PluginError, build_registry, get_plugin_manager, load_registry
 from recipebench.suite import outputs
 from recipebench.suite.options import UsageError, from_values
+from tests.conftest import REPO
 from tests.fake_results import fake_epochs, make_result
 from tests.test_bench import bench
 
@@ -129,16 +130,14 @@ def test_an_output_that_raises_is_named_and_the_next_still_runs(registry, tmp_pa
     assert [o.failed for o in done[1:]] == [None, None] and (tmp_path / "summary.md").is_file()
 
 
-RANKING_PLUGIN = '''
-"""An outside output: the session table as csv, under a name of its own."""
+def docs_example() -> str:
+    """The output plugin of docs/plugins-outputs.md: its first python block."""
+    text = (REPO / "docs" / "plugins-outputs.md").read_text()
+    return text.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+BROKEN_PLUGIN = '''
 from recipebench import Output, hookimpl
-
-
-def ranking_csv(session):
-    path = session.out_dir / "ranking.csv"
-    path.write_text(session.table("csv"))
-    session.say(f"ranking of {len(session.results)} runs")
-    return [path]
 
 
 def broken(session):
@@ -147,7 +146,6 @@ def broken(session):
 
 @hookimpl
 def recipebench_add_outputs(register):
-    register(Output("ranking.csv", "the ranking as csv", ranking_csv))
     register(Output("broken", "always fails", broken, default=True))
 '''
 
@@ -155,7 +153,8 @@ def recipebench_add_outputs(register):
 def test_an_outside_output_plugin_in_one_file_writes_at_the_end_of_a_session(tmp_path, cache_dir):
     plugins, out = tmp_path / "plugins", tmp_path / "results"
     plugins.mkdir()
-    (plugins / "ranking.py").write_text(RANKING_PLUGIN)
+    (plugins / "ranking.py").write_text(docs_example())
+    (plugins / "broken.py").write_text(BROKEN_PLUGIN)
     proc = bench(["--benchmark-only", "--scale", "smoke", "--recipe", "baseline", "--plugins-dir", str(plugins),
                   "--results-dir", str(out), "--output", "ranking.csv", "--output", "no:epochs.png"], cache_dir)
     (folder,) = out.iterdir()

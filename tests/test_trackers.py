@@ -63,6 +63,8 @@ def test_mlflow_round_trip(tmp_path, mlflow_client, capsys):
     store_dir = tmp_path / "results" / "mlruns"  # beside the session folder given
     assert out.strip() == store_dir.resolve().as_uri() and "mlflow: 6 seed run(s) added" in err
     assert digest(folder) == before
+    loaded = store.scan_results([tmp_path / "results"])  # the store beside the session folder is no result
+    assert len(loaded.results) == 5 and loaded.skipped == ()
 
     client = mlflow_client(store_dir)
     runs = runs_of(client)
