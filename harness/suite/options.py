@@ -70,29 +70,27 @@ def _positive_int(text: str) -> int:
         raise UsageError(f"--cases-per-node {text!r}: give a whole number (1, 2, ...)") from None
 
 
-def parse_recipe_options(items: Sequence[str]) -> Mapping[str, Mapping[str, str]]:
-    """``--recipe-option lr_find_tuned.suggestion=steep`` -> {"lr_find_tuned": {"suggestion": "steep"}}."""
+def _parse_dotted(items: Sequence[str], flag: str, owner: str, last_dot: bool) -> Mapping[str, Mapping[str, str]]:
+    """``OWNER.KEY=VALUE`` items -> {OWNER: {KEY: VALUE}}; split at the last dot when owners' names hold dots."""
     out: dict[str, dict[str, str]] = {}
     for item in items:
         head, sep, value = item.partition("=")
-        recipe, dot, key = head.partition(".")
-        if not (sep and dot and recipe and key):
-            raise UsageError(f"--recipe-option {item!r}: expected RECIPE.KEY=VALUE")
-        out.setdefault(recipe, {})[key] = value
+        name, dot, key = head.rpartition(".") if last_dot else head.partition(".")
+        if not (sep and dot and name and key):
+            raise UsageError(f"{flag} {item!r}: expected {owner}.KEY=VALUE")
+        out.setdefault(name, {})[key] = value
     return MappingProxyType({k: MappingProxyType(v) for k, v in out.items()})
+
+
+def parse_recipe_options(items: Sequence[str]) -> Mapping[str, Mapping[str, str]]:
+    """``--recipe-option lr_find_tuned.suggestion=steep`` -> {"lr_find_tuned": {"suggestion": "steep"}}."""
+    return _parse_dotted(items, "--recipe-option", "RECIPE", last_dot=False)
 
 
 def parse_output_options(items: Sequence[str]) -> Mapping[str, Mapping[str, str]]:
     """``--output-option mlflow.experiment=chapter5`` -> {"mlflow": {"experiment": "chapter5"}}; an output's
     name may hold dots (``summary.md``), its option's key does not."""
-    out: dict[str, dict[str, str]] = {}
-    for item in items:
-        head, sep, value = item.partition("=")
-        name, dot, key = head.rpartition(".")
-        if not (sep and dot and name and key):
-            raise UsageError(f"--output-option {item!r}: expected OUTPUT.KEY=VALUE (e.g. mlflow.experiment=mine)")
-        out.setdefault(name, {})[key] = value
-    return MappingProxyType({k: MappingProxyType(v) for k, v in out.items()})
+    return _parse_dotted(items, "--output-option", "OUTPUT", last_dot=True)
 
 
 def coerce_option(recipe: str, key: str, value: str, default: Any) -> Any:
