@@ -389,8 +389,8 @@ class SessionOutput:
     #: Where this output writes its files: the session's folder at the end of a session; ``--out-dir``
     #: (default: the current directory) under ``recipebench export``, which never writes into RESULTS.
     out_dir: Path
-    #: Where a tracker keeps its store when not told (``beside / "mlruns"``): the folder that holds the
-    #: results folder (the parent of ``--results-dir``, or of RESULTS).
+    #: Where a tracker keeps its store when not told (``beside / "mlruns"``): the folder holding the results,
+    #: i.e. ``--results-dir`` for a session's folder in it, the parent of the RESULTS given to ``export``.
     beside: Path
     reference: str | None  # --reference: the recipe the table ranks the others against (None: baseline)
     target_error: float | None  # --target-error (None: the reference's mean final error_rate)

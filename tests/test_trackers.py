@@ -203,10 +203,12 @@ def test_a_session_exports_to_both_trackers_as_it_ends(tmp_path, cache_dir, mlfl
     out = tmp_path / "results"
     proc = bench(["--benchmark-only", "--scale", "smoke", "--recipe", "baseline", "--results-dir", str(out),
                   "--output", "mlflow", "--output", "tensorboard"], cache_dir)
-    (folder,) = [p for p in out.iterdir()]
+    (folder,) = [p for p in out.iterdir() if p.name not in ("mlruns", "tensorboard")]  # beside the session folder
     session_id = folder.name
-    (seed0,) = [r for r in runs_of(mlflow_client(tmp_path / "mlruns")) if "recipebench.run_id" in r.data.tags]
+    (seed0,) = [r for r in runs_of(mlflow_client(out / "mlruns")) if "recipebench.run_id" in r.data.tags]
     assert seed0.data.tags["recipebench.run_id"] == f"{session_id}/baseline-seed0"
-    assert (tmp_path / "tensorboard" / session_id / "baseline-seed0" / "recipebench-run.txt").is_file()
-    assert f"results: {folder} (1 runs, summary.md, epochs.png, {(tmp_path / 'mlruns').resolve().as_uri()}, " \
-           f"{tmp_path / 'tensorboard'})" in proc.stdout
+    assert (out / "tensorboard" / session_id / "baseline-seed0" / "recipebench-run.txt").is_file()
+    assert f"results: {folder} (1 runs, summary.md, epochs.png, {(out / 'mlruns').resolve().as_uri()}, " \
+           f"{out / 'tensorboard'})" in proc.stdout
+    assert cli(["export", "mlflow", str(folder)]) == 0  # where the session put it: nothing new
+    assert len(runs_of(mlflow_client(out / "mlruns"))) == 2

@@ -310,7 +310,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     # The outputs (summary.md, epochs.png, --output ...) come after every document is on disk: one that fails
     # is named and the next runs; `recipebench export NAME FOLDER` writes it again from the documents.
     results, skipped = _folder_cases(session, folder, terminalreporter)
-    beside = Path(session.options.results_dir).parent
+    beside = folder.parent  # a tracker's store: beside the session folder, where `export` of it puts it too
 
     def say(line: str) -> None:
         terminalreporter.write_line(f"recipebench: {line}")
