@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 
 from recipebench import Output, SessionOutput, atomic_write, hookimpl, set_aside
@@ -33,14 +34,16 @@ def summary_csv(session: SessionOutput) -> list[Path]:
 
 
 def _value(text: str):
-    """A csv cell as JSON holds it: empty -> null, a number -> a number, anything else as it is."""
+    """A csv cell as JSON holds it: empty -> null, a finite number -> a number, anything else (nan, inf: not
+    JSON numbers) as it is."""
     if text == "":
         return None
     for kind in (int, float):
         try:
-            return kind(text)
+            value = kind(text)
         except ValueError:
-            pass
+            continue
+        return value if math.isfinite(value) else text
     return text
 
 

@@ -182,3 +182,9 @@ def test_recipebench_list_shows_the_outputs(capsys):
     out = capsys.readouterr().out.split("\noutputs")[1]
     assert "summary.md " in out and "mlflow " in out and "tracking_uri=; experiment=recipebench" in out
     assert "recipebench.plugins.tensorboard_export [built-in]" in out
+
+
+def test_summary_json_keeps_cells_that_are_not_json_numbers_as_text():
+    from recipebench.plugins.outputs import _value
+
+    assert [_value(t) for t in ("", "3", "0.25", "inf", "nan", "fp32")] == [None, 3, 0.25, "inf", "nan", "fp32"]

@@ -212,3 +212,22 @@ def test_a_session_exports_to_both_trackers_as_it_ends(tmp_path, cache_dir, mlfl
            f"{out / 'tensorboard'})" in proc.stdout
     assert cli(["export", "mlflow", str(folder)]) == 0  # where the session put it: nothing new
     assert len(runs_of(mlflow_client(out / "mlruns"))) == 2
+
+
+CLASHING_PLUGIN = '''
+from recipebench import Output, hookimpl
+
+
+@hookimpl
+def recipebench_add_outputs(register):
+    register(Output("clash", "an option named like export's own flag", lambda session: [], options={"out_dir": "x"}))
+'''
+
+
+def test_an_output_option_named_like_an_export_flag_is_the_plugins_fault(tmp_path, capsys):
+    folder = results_folder(tmp_path)
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "clash.py").write_text(CLASHING_PLUGIN)
+    assert cli(["export", "clash", str(folder), "--plugins-dir", str(tmp_path / "plugins")]) == 2
+    assert "output 'clash': its option 'out_dir' is also a flag of recipebench export itself (--out-dir); the " \
+           "plugin must rename it" in capsys.readouterr().err

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from recipebench.commands.arguments import RESULTS_HELP, add_options, check_reference, load
-from recipebench.registry import UnknownNameError, load_registry
+from recipebench.registry import PluginError, UnknownNameError, load_registry
 from recipebench.suite import outputs
 from recipebench.suite.options import TABLE_OPTIONS, UsageError
 
@@ -42,8 +42,12 @@ def _output_parser(output) -> argparse.ArgumentParser:
     for key, option in output.options.items():
         choices = {"choices": option.choices} if option.choices else {}
         default = f" (default: {option.default})" if option.default != "" else ""
-        p.add_argument(f"--{key.replace('_', '-')}", dest=f"option_{key}", default=None, metavar=key.upper(),
-                       help=(option.help or key).replace("%", "%%") + default, **choices)
+        try:
+            p.add_argument(f"--{key.replace('_', '-')}", dest=f"option_{key}", default=None, metavar=key.upper(),
+                           help=(option.help or key).replace("%", "%%") + default, **choices)
+        except argparse.ArgumentError:
+            raise PluginError(f"output {output.name!r}: its option {key!r} is also a flag of recipebench {NAME} "
+                              f"itself (--{key.replace('_', '-')}); the plugin must rename it") from None
     return p
 
 
