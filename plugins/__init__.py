@@ -1,4 +1,5 @@
-"""The built-in plugins: architectures, the synthetic workload and the chapter's recipes.
+"""The built-in plugins: architectures, the workloads, the chapter's recipes and the outputs (summary.md,
+epochs.png, summary.csv/json, mlflow, tensorboard).
 
 Each module here is a plugin registered exactly as an outside plugin would be; read
 ``plugins/baseline.py`` for the shortest possible recipe plugin.
