@@ -20,6 +20,12 @@ from tests.test_bench import bench
 ERRORS = {0: 0.2, 1: 0.25, 2: 0.3}
 
 
+@pytest.fixture(autouse=True)
+def no_telemetry(monkeypatch):
+    """MLflow 3 reports its use unless told not to: tests reach no network (subprocesses inherit it too)."""
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
 def results_folder(root: Path) -> Path:
     """A session folder: baseline over three seeds (two epochs, four batches each), a recipe with a sub-result,
     and a seed that failed."""
