@@ -390,7 +390,8 @@ class SessionOutput:
     #: (default: the current directory) under ``recipebench export``, which never writes into RESULTS.
     out_dir: Path
     #: Where a tracker keeps its store when not told (``beside / "mlruns"``): the folder holding the results,
-    #: i.e. ``--results-dir`` for a session's folder in it, the parent of the RESULTS given to ``export``.
+    #: i.e. ``--results-dir`` for a session's folder in it; under ``export``, the parent of RESULTS (of the
+    #: folder holding RESULTS, for a file).
     beside: Path
     reference: str | None  # --reference: the recipe the table ranks the others against (None: baseline)
     target_error: float | None  # --target-error (None: the reference's mean final error_rate)

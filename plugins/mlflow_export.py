@@ -5,7 +5,8 @@ nested run per seed. A seed's run holds the params (config, recipe options), tag
 session), the per-epoch figures as ``epoch.NAME`` with the epoch as step and the epoch clock (``elapsed_s``)
 as their time, the per-batch training losses as ``batch.train_loss``, and the final figures (``error_rate``,
 ``wall_s``, ``samples_per_s``, ``peak_memory_bytes``, ...). The parent holds ``NAME.mean`` and ``NAME.sd``
-over its seeds that trained, the session table (``summary.md``) and the epochs chart (``epochs.png``).
+over its seed runs that finished (read back from the store), the session table (``summary.md``) and the
+epochs chart (``epochs.png``).
 
 Exporting again adds nothing already there: each seed's run carries the result's ``run_id`` (and the
 document's ``created_utc``) as tags, and a parent its session and row; a case trained again (``--resume``)
@@ -30,6 +31,8 @@ TAG_KEY = "recipebench.run_id"  # a seed's run: TrackedRun.key (run_id, and /OUT
 TAG_CREATED = "recipebench.created_utc"  # a seed's run: its document's created_utc
 TAG_GROUP = "recipebench.group"  # a parent run: SESSION/LABEL
 TAG_SUPERSEDED = "recipebench.superseded"  # a seed's run whose case was trained again: the later document's time
+#: The prefixes of the metrics logged per epoch and per batch (the others are a run's final figures).
+SERIES = ("epoch.", "batch.")
 #: MLflow's limits on one log_batch call.
 MAX_METRICS, MAX_PARAMS, MAX_TAGS = 1000, 100, 100
 
@@ -79,9 +82,9 @@ def _seed_metrics(run: TrackedRun):
     step = 0
     for e in run.row.epochs:
         at = _ms(start + e.elapsed_s) if e.elapsed_s is not None else _ms(created_s(run.result))
-        out += [Metric(f"epoch.{k}", v, at, e.epoch) for k, v in epoch_figures(e).items()]
+        out += [Metric(f"{SERIES[0]}{k}", v, at, e.epoch) for k, v in epoch_figures(e).items()]
         for loss in e.batch_losses:
-            out.append(Metric("batch.train_loss", loss, at, step))
+            out.append(Metric(f"{SERIES[1]}train_loss", loss, at, step))
             step += 1
     end = _ms(created_s(run.result))
     return out + [Metric(k, v, end, 0) for k, v in figures(run).items()]
@@ -104,13 +107,19 @@ def _existing(client, experiment_id: str) -> tuple[dict, dict, dict]:
             return seeds, by_key, parents
 
 
-def _aggregates(runs: list[TrackedRun]):
-    """Each final figure's mean and sample sd (n - 1) over the seeds that trained; how many did and did not."""
+def _aggregates(client, experiment_id: str, parent: str):
+    """Each final figure's mean and sample sd (n - 1) over the parent's current seed runs that finished, as the
+    store holds them (so exporting one file of a session later still averages over every seed exported), and
+    how many finished and failed."""
     from mlflow.entities import Metric
 
-    ok = [figures(r) for r in runs if r.row.status == "ok"]
+    children = client.search_runs([experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent}'",
+                                  max_results=10000)
+    current = [c for c in children if TAG_SUPERSEDED not in c.data.tags]
+    ok = [{k: v for k, v in c.data.metrics.items() if not k.startswith(SERIES)}
+          for c in current if c.info.status == "FINISHED"]
     now = _ms(time.time())
-    out = [Metric("seeds", len(ok), now, 0), Metric("seeds_failed", len(runs) - len(ok), now, 0)]
+    out = [Metric("seeds", len(ok), now, 0), Metric("seeds_failed", len(current) - len(ok), now, 0)]
     for key in dict.fromkeys(k for f in ok for k in f):
         values = [f[key] for f in ok if key in f]
         out.append(Metric(f"{key}.mean", statistics.fmean(values), now, 0))
@@ -163,7 +172,7 @@ def export(session: SessionOutput) -> list[str]:
                 for earlier in by_key.get(run.key, ()):
                     client.set_tag(earlier, TAG_SUPERSEDED, run.result.created_utc)
                 added += 1
-            _log(client, parent, _aggregates(runs))
+            _log(client, parent, _aggregates(client, experiment_id, parent))
             client.log_text(parent, session.table("markdown") + "\n", "summary.md")
             if chart is None:
                 chart = session.plot_epochs(Path(tmp) / "epochs.png")

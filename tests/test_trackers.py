@@ -116,6 +116,14 @@ def test_mlflow_round_trip(tmp_path, mlflow_client, capsys):
     (baseline,) = [r for r in latest if r.data.tags.get("recipebench.group") == "test/baseline"]
     assert baseline.data.metrics["error_rate.mean"] == pytest.approx(statistics.fmean([0.18, 0.25, 0.3]))
 
+    store.write_result(make_result("baseline", 3, 0.4, epochs=fake_epochs([0.5, 0.4])), folder)
+    before = digest(folder)
+    assert cli(["export", "mlflow", str(folder / "baseline-seed3.json")]) == 0  # one file, exported later
+    assert digest(folder) == before  # the store is beside the file's folder, not in it
+    (baseline,) = [r for r in runs_of(client) if r.data.tags.get("recipebench.group") == "test/baseline"]
+    assert baseline.data.metrics["seeds"] == 4  # the mean is over every seed of the parent, not the file's one
+    assert baseline.data.metrics["error_rate.mean"] == pytest.approx(statistics.fmean([0.18, 0.25, 0.3, 0.4]))
+
 
 def test_mlflow_experiment_and_tracking_uri_are_flags(tmp_path, mlflow_client):
     folder = results_folder(tmp_path)

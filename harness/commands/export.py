@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     loaded = load([parsed.results], NAME)
     check_reference(loaded.results, parsed.reference)
     results_path = parsed.results
-    beside = results_path.resolve().parent  # a folder's parent, or a file's folder
+    folder = results_path if results_path.is_dir() else results_path.parent  # a file: the folder holding it
+    beside = folder.resolve().parent  # never inside that folder
 
     def say(line: str) -> None:
         print(line, file=sys.stderr)
