@@ -398,11 +398,13 @@ class SessionOutput:
     #: This output's option values: its :attr:`Output.options` defaults, overridden by
     #: ``--output-option NAME.KEY=VALUE`` (a session) or ``--KEY VALUE`` (``recipebench export NAME``).
     options: Mapping[str, OptionValue]
-    #: ``table(fmt)``: the session table, as printed at the end of a session, in "text", "markdown" or "csv".
-    table: Callable[[str], str] = field(repr=False)
-    #: ``plot_epochs(path)``: the chart of error_rate per epoch (and lr_find curves) as a PNG at ``path``, or
-    #: at the next free name if that is taken (never overwritten); returns the path written.
-    plot_epochs: Callable[[Path], Path] = field(repr=False)
+    #: ``table(fmt, results=None)``: the session table, as printed at the end of a session, in "text",
+    #: "markdown" or "csv", of ``results`` (default: all of them, with the skipped cases).
+    table: Callable[..., str] = field(repr=False)
+    #: ``plot_epochs(path, results=None)``: the chart of error_rate per epoch (and lr_find curves) of ``results``
+    #: (default: all) as a PNG at ``path``, or at the next free name if that is taken (never overwritten);
+    #: returns the path written.
+    plot_epochs: Callable[..., Path] = field(repr=False)
     #: ``say(line)``: tell the person running it something (the terminal).
     say: Callable[[str], None] = field(repr=False)
 

@@ -5,8 +5,8 @@ nested run per seed. A seed's run holds the params (config, recipe options), tag
 session), the per-epoch figures as ``epoch.NAME`` with the epoch as step and the epoch clock (``elapsed_s``)
 as their time, the per-batch training losses as ``batch.train_loss``, and the final figures (``error_rate``,
 ``wall_s``, ``samples_per_s``, ``peak_memory_bytes``, ...). The parent holds ``NAME.mean`` and ``NAME.sd``
-over its seed runs that finished (read back from the store), the session table (``summary.md``) and the
-epochs chart (``epochs.png``).
+over its seed runs that finished (read back from the store), the session table of its session's results (``summary.md``)
+and their epochs chart (``epochs.png``), written again when an export holds every seed it has.
 
 Exporting again adds nothing already there: each seed's run carries the result's ``run_id`` (and the
 document's ``created_utc``) as tags, and a parent its session and row; a case trained again (``--resume``)
@@ -101,7 +101,7 @@ def _existing(client, experiment_id: str) -> tuple[dict, dict, dict]:
                 parents[t[TAG_GROUP]] = r.info.run_id
             elif TAG_KEY in t:
                 seeds[(t[TAG_KEY], t.get(TAG_CREATED))] = r.info.run_id
-                by_key.setdefault(t[TAG_KEY], []).append(r.info.run_id)
+                by_key.setdefault(t[TAG_KEY], []).append((r.info.run_id, t.get(TAG_CREATED) or ""))
         token = page.token
         if not token:
             return seeds, by_key, parents
@@ -110,7 +110,7 @@ def _existing(client, experiment_id: str) -> tuple[dict, dict, dict]:
 def _aggregates(client, experiment_id: str, parent: str):
     """Each final figure's mean and sample sd (n - 1) over the parent's current seed runs that finished, as the
     store holds them (so exporting one file of a session later still averages over every seed exported), and
-    how many finished and failed."""
+    how many finished and failed; and how many current seed runs it has."""
     from mlflow.entities import Metric
 
     children = client.search_runs([experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent}'",
@@ -125,7 +125,7 @@ def _aggregates(client, experiment_id: str, parent: str):
         out.append(Metric(f"{key}.mean", statistics.fmean(values), now, 0))
         if len(values) > 1:
             out.append(Metric(f"{key}.sd", statistics.stdev(values), now, 0))
-    return out
+    return out, len(current)
 
 
 def export(session: SessionOutput) -> list[str]:
@@ -141,7 +141,10 @@ def export(session: SessionOutput) -> list[str]:
         found = client.get_experiment_by_name(name)
         experiment_id = found.experiment_id if found else client.create_experiment(name)
         seeds, by_key, parents = _existing(client, experiment_id)
-        chart = None
+        sessions: dict[str, list] = {}
+        for result in session.results:
+            sessions.setdefault(result.session_id, []).append(result)
+        charts: dict[str, Path] = {}
         added = 0
         for group, runs in groups.items():
             new = [r for r in runs if (r.key, r.result.created_utc) not in seeds]
@@ -149,7 +152,8 @@ def export(session: SessionOutput) -> list[str]:
             if parent is not None and not new:
                 continue
             first = runs[0]
-            if parent is None:
+            made = parent is None
+            if made:
                 shared = dict(set.intersection(*(set(params(r.result).items()) for r in runs)))
                 shared.pop("seed", None)
                 parent = client.create_run(experiment_id, start_time=_ms(min(r.start_s for r in runs)),
@@ -169,14 +173,21 @@ def export(session: SessionOutput) -> list[str]:
                 _log(client, child, _seed_metrics(run), params(run.result), tags(run.result))
                 client.set_terminated(child, "FINISHED" if run.row.status == "ok" else "FAILED",
                                       end_time=_ms(created_s(run.result)))
-                for earlier in by_key.get(run.key, ()):
-                    client.set_tag(earlier, TAG_SUPERSEDED, run.result.created_utc)
+                created = run.result.created_utc
+                for other, other_created in by_key.get(run.key, ()):  # the same case, another attempt
+                    older, newer = (other, created) if other_created < created else (child, other_created)
+                    client.set_tag(older, TAG_SUPERSEDED, newer)
                 added += 1
-            _log(client, parent, _aggregates(client, experiment_id, parent))
-            client.log_text(parent, session.table("markdown") + "\n", "summary.md")
-            if chart is None:
-                chart = session.plot_epochs(Path(tmp) / "epochs.png")
-            client.log_artifact(parent, str(chart))
+            aggregates, n_current = _aggregates(client, experiment_id, parent)
+            _log(client, parent, aggregates)
+            if made or len(runs) >= n_current:  # not when this export holds only some of its seeds (one file)
+                mine = sessions[first.result.session_id]
+                client.log_text(parent, session.table("markdown", mine) + "\n", "summary.md")
+                if first.result.session_id not in charts:
+                    folder = Path(tmp) / str(len(charts))
+                    folder.mkdir()
+                    charts[first.result.session_id] = session.plot_epochs(folder / "epochs.png", mine)
+                client.log_artifact(parent, str(charts[first.result.session_id]))
             client.set_terminated(parent, "FINISHED", end_time=_ms(max(created_s(r.result) for r in runs)))
     session.say(f"mlflow: {added} seed run(s) added to experiment {name!r} at {uri}"
                 + ("" if added else " (every result was there already)"))

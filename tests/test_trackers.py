@@ -245,3 +245,32 @@ def test_an_output_option_named_like_an_export_flag_is_the_plugins_fault(tmp_pat
     assert cli(["export", "clash", str(folder), "--plugins-dir", str(tmp_path / "plugins")]) == 2
     assert "output 'clash': its option 'out_dir' is also a flag of recipebench export itself (--out-dir); the " \
            "plugin must rename it" in capsys.readouterr().err
+
+
+def test_mlflow_an_older_attempt_exported_later_is_the_superseded_one(tmp_path, mlflow_client):
+    first = make_result("baseline", 0, 0.3, epochs=fake_epochs([0.4, 0.3]))
+    later = dataclasses.replace(make_result("baseline", 0, 0.2, epochs=fake_epochs([0.4, 0.2])),
+                                created_utc="2026-01-02T00:00:00Z")
+    store.write_result(later, tmp_path / "results" / "test")
+    store.write_result(first, tmp_path / "older" / "test")
+    store_uri = (tmp_path / "mlruns").as_uri()
+    for folder in (tmp_path / "results" / "test", tmp_path / "older" / "test"):
+        assert cli(["export", "mlflow", str(folder), "--tracking-uri", store_uri]) == 0
+    runs = runs_of(mlflow_client(tmp_path / "mlruns"))
+    seeds = {r.data.metrics["error_rate"]: r for r in runs if "recipebench.run_id" in r.data.tags}
+    assert seeds[0.3].data.tags["recipebench.superseded"] == "2026-01-02T00:00:00Z"
+    assert "recipebench.superseded" not in seeds[0.2].data.tags
+    (parent,) = [r for r in runs if "recipebench.group" in r.data.tags]
+    assert parent.data.metrics["error_rate.mean"] == 0.2 and parent.data.metrics["seeds"] == 1
+
+
+def test_mlflow_a_parent_holds_the_table_of_its_own_session(tmp_path, mlflow_client):
+    store.write_result(make_result("baseline", 0, 0.2, session_id="s1", run_id="s1/baseline-seed0"),
+                       tmp_path / "results" / "s1")
+    store.write_result(make_result("other", 0, 0.3, session_id="s2", run_id="s2/other-seed0"),
+                       tmp_path / "results" / "s2")
+    assert cli(["export", "mlflow", str(tmp_path / "results")]) == 0  # a folder of two sessions
+    client = mlflow_client(tmp_path / "mlruns")
+    (s1,) = [r for r in runs_of(client) if r.data.tags.get("recipebench.group") == "s1/baseline"]
+    table = Path(client.download_artifacts(s1.info.run_id, "summary.md", str(tmp_path))).read_text()
+    assert "| baseline " in table and "| other " not in table
