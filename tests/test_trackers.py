@@ -274,3 +274,16 @@ def test_mlflow_a_parent_holds_the_table_of_its_own_session(tmp_path, mlflow_cli
     (s1,) = [r for r in runs_of(client) if r.data.tags.get("recipebench.group") == "s1/baseline"]
     table = Path(client.download_artifacts(s1.info.run_id, "summary.md", str(tmp_path))).read_text()
     assert "| baseline " in table and "| other " not in table
+
+
+def test_a_session_that_asks_for_no_tracker_never_imports_one():
+    import subprocess
+
+    from tests.conftest import REPO
+
+    code = ("import sys; from recipebench.registry import load_registry; from recipebench.suite import outputs; "
+            "outputs.choose(load_registry()); print(sorted(m for m in ('mlflow', 'tensorboard', "
+            "'torch.utils.tensorboard') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
