@@ -24,6 +24,11 @@ short: :func:`checked_data` (a folder of outside images, checked file by file), 
 (a body pretrained on source classes, cached), :func:`probe` and :func:`socket_timeout` (downloads
 that fail fast offline).
 
+An output plugin registers an :class:`Output` whose ``write`` gets a :class:`SessionOutput` (the results,
+the session table, the epochs chart); :func:`atomic_write` (a file complete or not at all) and
+:func:`set_aside` (an earlier file of the session folder moved to ``attempts/``) are for the files it writes,
+:func:`rows` gives a result's rows as the tables show them (the run, then each sub-result).
+
 The harness's stages, one module each: data (:mod:`recipebench.data.datablock`) -> learner
 (:mod:`recipebench.train.learner`) -> recipe (:mod:`recipebench.train.context`) -> measure
 (:mod:`recipebench.train.measure`) -> store (:mod:`recipebench.record.store`) -> compare
@@ -36,18 +41,23 @@ from recipebench.api import (
     Arch,
     FolderSplit,
     Option,
+    Output,
     PreparedData,
     Recipe,
     RecipeContext,
     Register,
     Scale,
+    SessionOutput,
     Span,
     WeightsFile,
     Workload,
     WorkloadRequest,
     hookimpl,
 )
+from recipebench.analysis.rows import rows
 from recipebench.data.cache import cached_dir
+from recipebench.record.atomic import atomic_write
+from recipebench.record.store import set_aside
 from recipebench.data.checks import checked_data
 from recipebench.data.datablock import PETS_LABEL_RE, folder_data
 from recipebench.data.fetch import probe, socket_timeout
@@ -61,22 +71,27 @@ __all__ = [
     "Arch",
     "FolderSplit",
     "Option",
+    "Output",
     "PreparedData",
     "PretrainSettings",
     "Recipe",
     "RecipeContext",
     "Register",
     "Scale",
+    "SessionOutput",
     "Span",
     "WeightsFile",
     "Workload",
     "WorkloadRequest",
     "__version__",
+    "atomic_write",
     "cached_dir",
     "checked_data",
     "folder_data",
     "hookimpl",
     "pretrained_body",
     "probe",
+    "rows",
+    "set_aside",
     "socket_timeout",
 ]

@@ -1,6 +1,6 @@
 """The plugin API: every type a recipebench plugin touches, in one module.
 
-A plugin fills three registries through the hooks in :mod:`recipebench.hookspecs`, each hook handing
+A plugin fills four registries through the hooks in :mod:`recipebench.hookspecs`, each hook handing
 it a :class:`Register` callable:
 
 * :class:`Recipe`   -- a training recipe: a function that receives a :class:`RecipeContext` and makes
@@ -8,6 +8,8 @@ it a :class:`Register` callable:
 * :class:`Workload` -- a dataset in the Pets layout plus the :class:`Scale` settings it can be run at;
   its ``prepare`` gets a :class:`WorkloadRequest` and returns :class:`PreparedData`.
 * :class:`Arch`     -- a torchvision architecture with fastai's cut, split and normalisation stats.
+* :class:`Output`   -- where a finished session's results go (a file, a chart, a tracker); its ``write``
+  gets a :class:`SessionOutput`.
 
 All of them are frozen dataclasses: once registered they never change. ``recipebench`` re-exports
 them, with the marker :data:`hookimpl` and the helpers a workload plugin may use
@@ -22,7 +24,7 @@ import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Protocol, TypeVar, Union, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Protocol, Sequence, TypeVar, Union, runtime_checkable
 
 import pluggy
 
@@ -375,12 +377,103 @@ class RecipeContext(Protocol):
         """Like :meth:`outcome`, but not a row of its own: a shared start that outcomes continue."""
 
 
-#: What a plugin registers: one of these three.
-Registrable = TypeVar("Registrable", Recipe, Workload, Arch)
+@dataclass(frozen=True)
+class SessionOutput:
+    """What an :class:`Output` receives: a finished session's results (or a results folder's, under
+    ``recipebench export``) and the harness's renderings of them, so an output needs no internal import."""
+
+    results: tuple[Any, ...]  # recipebench.record.results.RunResult, one per recipe x seed
+    skipped: tuple[Any, ...]  # recipebench.record.results.SkippedCase: cases the session did not train
+    #: Where the results are: the session's folder, or the RESULTS path given to ``recipebench export``.
+    results_path: Path
+    #: Where this output writes its files: the session's folder at the end of a session; ``--out-dir``
+    #: (default: the current directory) under ``recipebench export``, which never writes into RESULTS.
+    out_dir: Path
+    #: Where a tracker keeps its store when not told (``beside / "mlruns"``): the folder holding the results,
+    #: i.e. ``--results-dir`` for a session's folder in it; under ``export``, the parent of RESULTS (of the
+    #: folder holding RESULTS, for a file).
+    beside: Path
+    reference: str | None  # --reference: the recipe the table ranks the others against (None: baseline)
+    target_error: float | None  # --target-error (None: the reference's mean final error_rate)
+    #: This output's option values: its :attr:`Output.options` defaults, overridden by
+    #: ``--output-option NAME.KEY=VALUE`` (a session) or ``--KEY VALUE`` (``recipebench export NAME``).
+    options: Mapping[str, OptionValue]
+    #: ``table(fmt, results=None)``: the session table, as printed at the end of a session, in "text",
+    #: "markdown" or "csv", of ``results`` (default: all of them, with the skipped cases).
+    table: Callable[..., str] = field(repr=False)
+    #: ``plot_epochs(path, results=None)``: the chart of error_rate per epoch (and lr_find curves) of ``results``
+    #: (default: all) as a PNG at ``path``, or at the next free name if that is taken (never overwritten);
+    #: returns the path written.
+    plot_epochs: Callable[..., Path] = field(repr=False)
+    #: ``say(line)``: tell the person running it something (the terminal).
+    say: Callable[[str], None] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "results", tuple(self.results))
+        object.__setattr__(self, "skipped", tuple(self.skipped))
+        _frozen_mapping(self, "options")
+
+
+#: What an output reports it wrote: files, folders, or a URI (a tracking server), each shown to the user.
+Written = Sequence[Union[Path, str]]
+
+
+@dataclass(frozen=True)
+class Output:
+    """Something a finished session's results go to: a file in the session folder (``summary.md``), a
+    chart, a tracker (MLflow, TensorBoard). ``write(session)`` gets a :class:`SessionOutput` and returns
+    what it wrote. An output that raises loses nothing: the result documents are on disk before any
+    output runs; the session names the output that failed and goes on with the next::
+
+        def ranking_csv(session: SessionOutput) -> list[Path]:
+            path = session.out_dir / "ranking.csv"
+            path.write_text(session.table("csv"))
+            return [path]
+
+        register(Output("ranking.csv", "the session table as csv", ranking_csv))
+
+    ``--output NAME`` (repeatable) asks a session for an output; ``recipebench export NAME RESULTS``
+    writes it from a results folder afterwards.
+    """
+
+    name: str  # what --output and `recipebench export` call it, e.g. "summary.md", "mlflow"
+    summary: str  # one line, shown by `recipebench list`
+    write: Callable[[SessionOutput], Written]
+    #: Written at the end of every session unless ``--output no:NAME`` (the built-in summary.md and epochs.png).
+    default: bool = False
+    #: Options a user may set with ``--output-option NAME.KEY=VALUE`` (``--KEY VALUE`` under ``recipebench
+    #: export NAME``): an :class:`Option`, or a plain default value.
+    options: Mapping[str, Option | OptionValue] = field(default_factory=dict)
+    #: Modules it needs that recipebench does not install, each with how to install it, e.g.
+    #: ``{"mlflow": "pip install 'recipebench[mlflow]'"}``: a session asking for the output without them
+    #: stops before training, with that line.
+    requires: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name or self.name != self.name.strip() or any(c.isspace() or c in ",=" for c in self.name) \
+                or self.name.startswith("no:") or self.name.startswith("-"):
+            raise ValueError(f"output name {self.name!r} must be one word without spaces, commas or '=', and not "
+                             "start with 'no:' or '-'")
+        options = {}
+        for key, value in dict(self.options).items():
+            if not key.isidentifier():
+                raise ValueError(f"output {self.name!r}: option {key!r} must be an identifier")
+            options[key] = value if isinstance(value, Option) else Option(value)
+        object.__setattr__(self, "options", MappingProxyType(options))
+        _frozen_mapping(self, "requires")
+
+    @property
+    def defaults(self) -> Mapping[str, OptionValue]:
+        """Each option's default value."""
+        return MappingProxyType({k: o.default for k, o in self.options.items()})
+
+
+#: What a plugin registers: one of these four.
+Registrable = TypeVar("Registrable", Recipe, Workload, Arch, Output)
 
 
 class Register(Protocol[Registrable]):
-    """The ``register`` callable a hook receives: ``register(Recipe(...))`` (or a Workload, an Arch).
+    """The ``register`` callable a hook receives: ``register(Recipe(...))`` (or a Workload, an Arch, an Output).
 
     It is bound to the calling plugin, so a name registered twice is an error naming both plugins.
     Returns the item it registered.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pluggy
 
-from recipebench.api import HOOK_NAMESPACE, Arch, Recipe, Register, Workload
+from recipebench.api import HOOK_NAMESPACE, Arch, Output, Recipe, Register, Workload
 
 hookspec = pluggy.HookspecMarker(HOOK_NAMESPACE)
 
@@ -51,6 +51,21 @@ def recipebench_add_archs(register: Register[Arch]) -> None:
 
     :param register: call ``register(Arch(...))`` once for each architecture, giving fastai's cut,
         parameter-group split and normalisation stats for it. A duplicate name raises
+        :class:`recipebench.registry.DuplicateNameError` naming both plugins.
+    :return: nothing; results are ignored.
+    """
+
+
+@hookspec
+def recipebench_add_outputs(register: Register[Output]) -> None:
+    """Register outputs: where a finished session's results go (a file in the session folder, a chart,
+    a tracker such as MLflow).
+
+    Called once per plugin while the registry is built. An output runs only when a session asks for it
+    (``--output NAME``; outputs registered with ``default=True`` run unless ``--output no:NAME``) or
+    ``recipebench export NAME RESULTS`` does, after every result document is on disk.
+
+    :param register: call ``register(Output(...))`` once for each output. A duplicate name raises
         :class:`recipebench.registry.DuplicateNameError` naming both plugins.
     :return: nothing; results are ignored.
     """

@@ -11,9 +11,10 @@ def _specs():
     return [f for name, f in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("recipebench_")]
 
 
-def test_there_are_hooks_for_recipes_workloads_and_archs():
+def test_there_are_hooks_for_recipes_workloads_archs_and_outputs():
     names = {f.__name__ for f in _specs()}
-    assert {"recipebench_add_recipes", "recipebench_add_workloads", "recipebench_add_archs"} <= names
+    assert {"recipebench_add_recipes", "recipebench_add_workloads", "recipebench_add_archs",
+            "recipebench_add_outputs"} <= names
 
 
 def test_every_hook_is_documented_and_typed():

@@ -12,7 +12,7 @@ import sys
 from typing import Sequence
 
 from recipebench import __version__
-from recipebench.commands import ab, compare, listing, look, matrix, noise, plot, report, seeds, table
+from recipebench.commands import ab, compare, export, listing, look, matrix, noise, plot, report, seeds, table
 
 DESCRIPTION = """\
 Tables, charts and comparisons of saved benchmark results, and a look at a workload's data.
@@ -23,7 +23,7 @@ recipebench COMMAND --help says more about each command."""
 #: The exit status of a command whose output pipe was closed early (``| head``): 128 + SIGPIPE, as a shell says.
 EXIT_BROKEN_PIPE = 141
 #: The commands, in ``--help`` order: modules with ``add_parser(sub)`` and ``run(args)``.
-COMMANDS = (listing, table, report, plot, compare, ab, matrix, seeds, noise)
+COMMANDS = (listing, table, report, plot, compare, ab, matrix, seeds, noise, export)
 
 
 def build_parser() -> argparse.ArgumentParser:

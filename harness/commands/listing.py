@@ -1,4 +1,4 @@
-"""``recipebench list``: every recipe, workload and architecture, with the plugin that provided it."""
+"""``recipebench list``: every recipe, workload, architecture and output, with the plugin that provided it."""
 from __future__ import annotations
 
 import argparse
@@ -10,15 +10,17 @@ NAME = "list"
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser(NAME, help="recipes, workloads and archs with the plugin that provided each",
-                       description="Every recipe, workload and architecture, with the plugin that provided it.")
+    p = sub.add_parser(NAME, help="recipes, workloads, archs and outputs with the plugin that provided each",
+                       description="Every recipe, workload, architecture and output, with the plugin that provided "
+                                   "it.")
     p.add_argument("--plugins-dir", type=Path, default=None, help="also load every *.py plugin in this folder")
     return p
 
 
-def _options_text(recipe) -> str:
+def _options_text(item) -> str:
+    """A recipe's or an output's options: ``key=default (choice|choice)``."""
     return "; ".join(f"{key}={o.default}" + (f" ({'|'.join(map(str, o.choices))})" if o.choices else "")
-                     for key, o in recipe.options.items())
+                     for key, o in item.options.items())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,4 +40,8 @@ def run(args: argparse.Namespace) -> int:
     print("\narchs:")
     print(tabulate([(name, f"{a.plugin} [{a.origin}]") for name, a in registry.archs.items()],
                    headers=("name", "plugin"), tablefmt="simple"))
+    print("\noutputs (--output NAME; recipebench export NAME RESULTS):")
+    print(tabulate([(name, o.item.summary, "yes" if o.item.default else "", _options_text(o.item),
+                     f"{o.plugin} [{o.origin}]") for name, o in registry.outputs.items()],
+                   headers=("name", "what", "default", "options (--output-option)", "plugin"), tablefmt="simple"))
     return 0

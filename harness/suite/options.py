@@ -70,16 +70,27 @@ def _positive_int(text: str) -> int:
         raise UsageError(f"--cases-per-node {text!r}: give a whole number (1, 2, ...)") from None
 
 
-def parse_recipe_options(items: Sequence[str]) -> Mapping[str, Mapping[str, str]]:
-    """``--recipe-option lr_find_tuned.suggestion=steep`` -> {"lr_find_tuned": {"suggestion": "steep"}}."""
+def _parse_dotted(items: Sequence[str], flag: str, owner: str, last_dot: bool) -> Mapping[str, Mapping[str, str]]:
+    """``OWNER.KEY=VALUE`` items -> {OWNER: {KEY: VALUE}}; split at the last dot when owners' names hold dots."""
     out: dict[str, dict[str, str]] = {}
     for item in items:
         head, sep, value = item.partition("=")
-        recipe, dot, key = head.partition(".")
-        if not (sep and dot and recipe and key):
-            raise UsageError(f"--recipe-option {item!r}: expected RECIPE.KEY=VALUE")
-        out.setdefault(recipe, {})[key] = value
+        name, dot, key = head.rpartition(".") if last_dot else head.partition(".")
+        if not (sep and dot and name and key):
+            raise UsageError(f"{flag} {item!r}: expected {owner}.KEY=VALUE")
+        out.setdefault(name, {})[key] = value
     return MappingProxyType({k: MappingProxyType(v) for k, v in out.items()})
+
+
+def parse_recipe_options(items: Sequence[str]) -> Mapping[str, Mapping[str, str]]:
+    """``--recipe-option lr_find_tuned.suggestion=steep`` -> {"lr_find_tuned": {"suggestion": "steep"}}."""
+    return _parse_dotted(items, "--recipe-option", "RECIPE", last_dot=False)
+
+
+def parse_output_options(items: Sequence[str]) -> Mapping[str, Mapping[str, str]]:
+    """``--output-option mlflow.experiment=chapter5`` -> {"mlflow": {"experiment": "chapter5"}}; an output's
+    name may hold dots (``summary.md``), its option's key does not."""
+    return _parse_dotted(items, "--output-option", "OUTPUT", last_dot=True)
 
 
 def coerce_option(recipe: str, key: str, value: str, default: Any) -> Any:
@@ -133,6 +144,10 @@ class Options:
     executor: str = "local"
     #: Ray on CPUs: how many cases train at once on one node (each with the node's CPUs / this many).
     cases_per_node: int = 1
+    #: --output NAME: outputs written at the end besides the default ones; ``no:NAME`` leaves a default out
+    #: (:mod:`recipebench.suite.outputs`).
+    outputs: tuple[str, ...] = ()
+    output_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # --output-option NAME.KEY=VALUE
 
     def __post_init__(self) -> None:
         if self.scale is not None and self.scale not in SCALE_NAMES:
@@ -216,10 +231,14 @@ OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...]
     ("--cases-per-node", "cases_per_node", "with --executor ray on CPUs: cases that train at once on one node, each "
      "with its share of the node's CPUs (default 1: one case at a time using all of them; more distort each other's "
      "timings, and the results say so)", _positive_int, 1),
+    ("--output", "outputs", "also write this output at the end (repeatable; recipebench list shows them: e.g. "
+     "summary.csv, mlflow, tensorboard); no:NAME leaves out a default one (summary.md, epochs.png)", str, None),
+    ("--output-option", "output_options", "OUTPUT.KEY=VALUE, an output's option (repeatable), e.g. "
+     "mlflow.tracking_uri=sqlite:///mlflow.db", str, None),
 )
 #: The options that only shape the session table: `recipebench table` takes them too.
 TABLE_OPTIONS = ("reference", "target_error")
-REPEATABLE = ("recipes", "recipe_options")
+REPEATABLE = ("recipes", "recipe_options", "outputs", "output_options")
 #: Options that take no value: present or not.
 FLAGS = ("drop_small_classes", "deterministic", "resume")
 
@@ -231,7 +250,8 @@ def from_values(values: Mapping[str, Any]) -> Options:
         value = values.get(dest)
         if dest in REPEATABLE:
             value = tuple(value or ())
-            kw[dest] = parse_recipe_options(value) if dest == "recipe_options" else value
+            parse_items = {"recipe_options": parse_recipe_options, "output_options": parse_output_options}.get(dest)
+            kw[dest] = parse_items(value) if parse_items else value
             continue
         if value is None:
             value = default

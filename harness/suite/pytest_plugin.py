@@ -14,8 +14,8 @@ import pytest
 
 from recipebench.render import session_table as render
 from recipebench.record import store
+from recipebench.suite import outputs
 from recipebench.suite.executor import RemoteCase, make_executor
-from recipebench.record.atomic import atomic_write
 from recipebench.suite.options import FLAGS, OPTION_TABLE, REPEATABLE, UsageError, from_values
 from recipebench.registry import PluginError
 from recipebench.record.results import RunResult, SkippedCase
@@ -25,6 +25,7 @@ from recipebench.record.store import EXTRA_INFO_KEY
 SESSION_KEY = pytest.StashKey[BenchSession]()
 TERMINAL_KEY = pytest.StashKey[Any]()
 EXECUTOR_KEY = pytest.StashKey[Any]()
+OUTPUTS_KEY = pytest.StashKey[Any]()  # the outputs written at the end (recipebench.suite.outputs.Chosen)
 SIGTERM_KEY = pytest.StashKey[Any]()  # the SIGTERM handler before the suite's, put back at the end
 _DEST_PREFIX = "recipebench_"
 #: Markers every case gets from its recipe, so `-m "not mixed_precision"` or `-m deep` select cases.
@@ -57,6 +58,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[EXECUTOR_KEY] = make_executor(options, say=_terminal_line(config))
         config.stash[SESSION_KEY] = BenchSession(options, say=_terminal_line(config),
                                                  last_resort=_terminal_stderr(config))
+        config.stash[OUTPUTS_KEY] = outputs.choose(config.stash[SESSION_KEY].registry, options.outputs,
+                                                   options.output_options)
     except (UsageError, PluginError) as exc:
         raise pytest.UsageError(str(exc)) from None
     _stop_on_sigterm(config)
@@ -304,30 +307,33 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if not written:
         return
     folder = session.results_dir
-    extras = []
-    try:  # the table and plot are made again from the documents by `recipebench table|plot`: never fatal
-        results, skipped = _folder_cases(session, folder, terminalreporter)
-        markdown = render.session_report(results, fmt="markdown", skipped=skipped, **ranked_by)
-        atomic_write(folder / "summary.md", markdown + "\n")
-        extras.append("summary.md")
-        if (folder / "epochs.png").exists():  # a resumed session's: it covered fewer cases
-            store.set_aside(folder / "epochs.png")
-        render.plot_epochs(results, folder / "epochs.png")
-        extras.append("epochs.png")
-    except Exception as exc:
-        terminalreporter.write_line(f"(not written: {', '.join(sorted({'summary.md', 'epochs.png'} - set(extras)))}:"
-                                    f" {type(exc).__name__}: {exc})")
+    # The outputs (summary.md, epochs.png, --output ...) come after every document is on disk: one that fails
+    # is named and the next runs; `recipebench export NAME FOLDER` writes it again from the documents.
+    results, skipped = _folder_cases(session, folder, terminalreporter)
+    beside = folder.parent  # a tracker's store: beside the session folder, where `export` of it puts it too
+
+    def say(line: str) -> None:
+        terminalreporter.write_line(f"recipebench: {line}")
+
+    done = outputs.write(config.stash.get(OUTPUTS_KEY, ()), lambda chosen: outputs.session_output(
+        results, skipped, folder, folder, beside, options=chosen.options, say=say, **ranked_by))
+    for outcome in done:
+        if outcome.failed:
+            terminalreporter.write_line(f"(output {outcome.name} failed: {outcome.failed}; the results are kept: "
+                                        f"recipebench export {outcome.name} {folder} --out-dir {folder} "
+                                        "tries again)", red=True)
+    extras = [shown for outcome in done for shown in outputs.shown(outcome, folder)]
     terminalreporter.write_line(f"results: {folder} ({len(written)} runs{''.join(', ' + e for e in extras)})")
 
 
 def _folder_cases(session: BenchSession, folder: Path, terminalreporter) -> tuple[list[RunResult], list[SkippedCase]]:
-    """Every case of the session folder, for its ``summary.md`` and ``epochs.png``: this session's results
+    """Every case of the session folder, for its outputs (``summary.md``, ``epochs.png``): this session's results
     (one kept in a fallback folder too), then the folder's other current documents (a resumed session's
     folder holds cases this session did not select), and the cases it skipped that nothing ran."""
     cases = {(r.recipe, r.seed): r for r in session.results}
     try:
         for r in store.load_results([folder]):
             cases.setdefault((r.recipe, r.seed), r)
-    except store.ResultsError as exc:  # a broken document there: the table of this session's results only
-        terminalreporter.write_line(f"(summary.md and epochs.png cover this session's results only: {exc})")
+    except (store.ResultsError, OSError) as exc:  # a broken document there, or no folder: this session's results only
+        terminalreporter.write_line(f"(the outputs cover this session's results only: {exc})")
     return list(cases.values()), [s for s in session.skipped if (s.recipe, s.seed) not in cases]
