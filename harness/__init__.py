@@ -34,6 +34,8 @@ from importlib.metadata import version as _distribution_version
 
 from recipebench.api import (
     Arch,
+    Evaluation,
+    EvaluationContext,
     FolderSplit,
     Option,
     PreparedData,
@@ -59,6 +61,8 @@ __all__ = [
     "IMAGENET",
     "PETS_LABEL_RE",
     "Arch",
+    "Evaluation",
+    "EvaluationContext",
     "FolderSplit",
     "Option",
     "PreparedData",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pluggy
 
-from recipebench.api import HOOK_NAMESPACE, Arch, Recipe, Register, Workload
+from recipebench.api import HOOK_NAMESPACE, Arch, Evaluation, Recipe, Register, Workload
 
 hookspec = pluggy.HookspecMarker(HOOK_NAMESPACE)
 
@@ -51,6 +51,26 @@ def recipebench_add_archs(register: Register[Arch]) -> None:
 
     :param register: call ``register(Arch(...))`` once for each architecture, giving fastai's cut,
         parameter-group split and normalisation stats for it. A duplicate name raises
+        :class:`recipebench.registry.DuplicateNameError` naming both plugins.
+    :return: nothing; results are ignored.
+    """
+
+
+@hookspec
+def recipebench_add_evaluations(register: Register[Evaluation]) -> None:
+    """Register evaluations: ways to evaluate a run's final weights other than the plain validation (the
+    built-in ``tta``, fastai's ``learn.tta(n=4, beta=0.25)``), which ``--evaluate NAME`` and
+    ``Recipe(evaluations=(NAME,))`` ask for.
+
+    Called once per plugin while the registry is built. The harness runs an evaluation after the recipe, on
+    the final weights and on each outcome's, times it apart from the training and records each as a row of
+    its own (``baseline > tta``); the plugin only makes the predictions::
+
+        @hookimpl
+        def recipebench_add_evaluations(register):
+            register(Evaluation("tta8", lambda ctx: ctx.learn.tta(n=8), summary="learn.tta(n=8)"))
+
+    :param register: call ``register(Evaluation(...))`` once for each evaluation. A duplicate name raises
         :class:`recipebench.registry.DuplicateNameError` naming both plugins.
     :return: nothing; results are ignored.
     """

@@ -25,7 +25,7 @@ from typing import Generic, Mapping, TypeVar
 import pluggy
 
 from recipebench import hookspecs
-from recipebench.api import HOOK_NAMESPACE, Arch, Recipe, Workload
+from recipebench.api import HOOK_NAMESPACE, Arch, Evaluation, Recipe, Workload
 
 #: Built-in plugins, registered exactly as outside plugins are.
 BUILTIN_PLUGINS = (
@@ -44,9 +44,10 @@ BUILTIN_PLUGINS = (
     "recipebench.plugins.label_smoothing",
     "recipebench.plugins.mixup",
     "recipebench.plugins.progressive_resizing",
+    "recipebench.plugins.tta",
 )
 
-T = TypeVar("T", Recipe, Workload, Arch)
+T = TypeVar("T", Recipe, Workload, Arch, Evaluation)
 
 
 class PluginError(Exception):
@@ -54,11 +55,11 @@ class PluginError(Exception):
 
 
 class DuplicateNameError(PluginError):
-    """Two plugins registered the same recipe, workload or arch name."""
+    """Two plugins registered the same recipe, workload, arch or evaluation name."""
 
 
 class UnknownNameError(KeyError):
-    """A recipe, workload or arch name that no plugin registered."""
+    """A recipe, workload, arch or evaluation name that no plugin registered."""
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])
@@ -80,7 +81,7 @@ class BoundRegister(Generic[T]):
         self._kind, self._plugin, self._origin, self._into = kind, plugin, origin, into
 
     def __call__(self, item: T) -> T:
-        expected = {"recipe": Recipe, "workload": Workload, "arch": Arch}[self._kind]
+        expected = {"recipe": Recipe, "workload": Workload, "arch": Arch, "evaluation": Evaluation}[self._kind]
         if not isinstance(item, expected):
             raise PluginError(
                 f"plugin {self._plugin!r} registered {item!r} as a {self._kind}; expected a {expected.__name__}"
@@ -102,6 +103,7 @@ class Registry:
     recipes: Mapping[str, Registered[Recipe]]
     workloads: Mapping[str, Registered[Workload]]
     archs: Mapping[str, Registered[Arch]]
+    evaluations: Mapping[str, Registered[Evaluation]]
 
     def recipe(self, name: str) -> Recipe:
         return _lookup(self.recipes, "recipe", name)
@@ -111,6 +113,9 @@ class Registry:
 
     def arch(self, name: str) -> Arch:
         return _lookup(self.archs, "arch", name)
+
+    def evaluation(self, name: str) -> Evaluation:
+        return _lookup(self.evaluations, "evaluation", name)
 
 
 def _lookup(table: Mapping[str, Registered[T]], kind: str, name: str) -> T:
@@ -194,8 +199,9 @@ def _origin(name: str, plugin: object) -> str:
 
 def build_registry(pm: pluggy.PluginManager) -> Registry:
     """Call each ``recipebench_add_*`` hook once per plugin, with a ``register`` bound to that plugin."""
-    tables: dict[str, dict[str, Registered]] = {"arch": {}, "workload": {}, "recipe": {}}
-    hooks = {"arch": "recipebench_add_archs", "workload": "recipebench_add_workloads", "recipe": "recipebench_add_recipes"}
+    tables: dict[str, dict[str, Registered]] = {"arch": {}, "workload": {}, "recipe": {}, "evaluation": {}}
+    hooks = {"arch": "recipebench_add_archs", "workload": "recipebench_add_workloads", "recipe": "recipebench_add_recipes",
+             "evaluation": "recipebench_add_evaluations"}
     plugins = pm.list_name_plugin()
     for kind, hook_name in hooks.items():
         for name, plugin in plugins:
@@ -211,6 +217,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
         recipes=MappingProxyType(tables["recipe"]),
         workloads=MappingProxyType(tables["workload"]),
         archs=MappingProxyType(tables["arch"]),
+        evaluations=MappingProxyType(tables["evaluation"]),
     )
 
 

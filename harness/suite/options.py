@@ -133,6 +133,9 @@ class Options:
     executor: str = "local"
     #: Ray on CPUs: how many cases train at once on one node (each with the node's CPUs / this many).
     cases_per_node: int = 1
+    #: Registered evaluations run on every case's final weights (and each outcome's) besides the plain
+    #: validation, e.g. ("tta",); none by default, so the default suite's time does not grow.
+    evaluations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.scale is not None and self.scale not in SCALE_NAMES:
@@ -216,10 +219,13 @@ OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...]
     ("--cases-per-node", "cases_per_node", "with --executor ray on CPUs: cases that train at once on one node, each "
      "with its share of the node's CPUs (default 1: one case at a time using all of them; more distort each other's "
      "timings, and the results say so)", _positive_int, 1),
+    ("--evaluate", "evaluations", "also evaluate every case's final weights (and each outcome's) this way, timed apart "
+     "from the training, as a row RECIPE > NAME: tta (test-time augmentation) or another registered evaluation "
+     "(repeatable; default none)", str, None),
 )
 #: The options that only shape the session table: `recipebench table` takes them too.
 TABLE_OPTIONS = ("reference", "target_error")
-REPEATABLE = ("recipes", "recipe_options")
+REPEATABLE = ("recipes", "recipe_options", "evaluations")
 #: Options that take no value: present or not.
 FLAGS = ("drop_small_classes", "deterministic", "resume")
 
