@@ -228,34 +228,42 @@ def _cli(capsys, *args):
     return code, out, err
 
 
-@pytest.mark.parametrize("fmt", ["text", "markdown", "csv"])
-def test_table_shows_the_tta_row_with_its_inference_time(capsys, saved, fmt):
+@pytest.mark.parametrize("fmt, label, cells", [
+    ("text", "baseline > tta", ["0.2500 ± 0.0100 (n=3)", "21.0 [20.0-22.0]", "4.00 [3.00-5.00]"]),
+    ("markdown", "baseline \\> tta", ["0.2500 ± 0.0100 (n=3)", "21.0 \\[20.0-22.0\\]", "4.00 \\[3.00-5.00\\]"]),
+    ("csv", "baseline > tta", ["21.0,20.0,22.0,4.0,3.0,5.0"]),  # wall_s, then inference_s median, min, max
+])
+def test_table_shows_the_tta_row_with_its_inference_time(capsys, saved, fmt, label, cells):
     code, out, err = _cli(capsys, "table", saved[0], "--format", fmt)
     assert code == 0, err
-    line = next(x for x in out.splitlines() if "baseline > tta" in x or "baseline \\> tta" in x)
-    assert "0.2500 ± 0.0100 (n=3)" in line or "0.25" in line
-    assert "inference" in out  # its column, present because a row has an inference time
-    assert "4.0 [3.0-5.0]" in line or "4.0" in line  # median [min-max] over seeds
+    header, *lines = out.splitlines()
+    assert ("inference_s_median" if fmt == "csv" else "inference s") in header
+    (row,) = [x for x in lines if x.lstrip("| ").startswith(label + ("," if fmt == "csv" else " "))][:1]
+    assert all(cell in row for cell in cells), row
 
 
 def test_the_ranking_compares_the_tta_row_with_the_baseline(capsys, saved):
     code, out, err = _cli(capsys, "table", saved[0])
     assert code == 0, err
-    ranking = out.split("vs baseline", 1)[-1] if "vs baseline" in out else out
-    assert "baseline > tta" in ranking and "-5.00 pp" in out
+    ranking = out.split("\n\n")[1]  # the table, then the ranking against baseline
+    (row,) = [x for x in ranking.splitlines() if x.startswith("baseline > tta ")]
+    assert "-5.00 pp" in row and "×1.00" in row  # TTA's gain; it costs no training time
+    assert "RECIPE > tta rows: evaluated by the harness after the recipe" in out
 
 
 def test_compare_shows_the_tta_row(capsys, saved):
     code, out, err = _cli(capsys, "compare", saved[0], saved[1])
     assert code == 0, err
-    assert "baseline > tta" in out and "-5.00" in out
+    (row,) = [x for x in out.splitlines() if x.startswith("| baseline \\> tta ")]
+    assert "0.2500 ± 0.0100 → 0.2000 ± 0.0100" in row and "-5.00 pp" in row
 
 
 def test_report_shows_the_tta_row(capsys, saved, tmp_path):
     code, out, err = _cli(capsys, "report", saved[0], "--out", tmp_path / "report")
     assert code == 0, err
     md = (tmp_path / "report" / "report.md").read_text()
-    assert "baseline \\> tta" in md or "baseline > tta" in md
+    assert any(x.startswith("| recipe ") and "| inference s " in x for x in md.splitlines())
+    assert any(x.startswith("| baseline \\> tta ") and "4.00 \\[3.00-5.00\\]" in x for x in md.splitlines())
 
 
 def test_the_chapter_table_has_no_inference_column_when_nothing_was_evaluated(capsys, tmp_path):
