@@ -48,6 +48,15 @@ def test_tta_is_a_builtin_evaluation_registered_as_a_plugin_would(registry):
     assert registry.evaluation("tta").name == "tta" and "tta(n=4, beta=0.25)" in registry.evaluation("tta").summary
 
 
+def test_recipebench_list_shows_the_evaluations_and_their_plugins(capsys, tmp_path):
+    (tmp_path / "plain_again.py").write_text(PLAIN_AGAIN)
+    code, out, err = _cli(capsys, "list", "--plugins-dir", tmp_path)
+    assert code == 0, err
+    listed = out.split("evaluations (--evaluate NAME):", 1)[1].splitlines()
+    assert any(x.startswith("tta ") and "learn.tta(n=4, beta=0.25)" in x and "[built-in]" in x for x in listed)
+    assert any(x.startswith("plain_again ") and str(tmp_path / "plain_again.py") in x for x in listed)
+
+
 def test_an_evaluation_name_must_be_an_identifier():
     with pytest.raises(ValueError, match="evaluation name 'two words' must be an identifier"):
         Evaluation("two words", lambda ctx: None, summary="s")
