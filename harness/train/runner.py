@@ -362,10 +362,11 @@ def _outcome(span: MeasuredSpan, log: RunLog) -> Outcome:
 
 
 def _error_rate(preds, targets) -> float:
-    """fastai's ``error_rate`` of an evaluation's predictions (their argmax is wrong), as the count over the
-    validation images in double precision, as the final evaluation's (fastai's metric is a float32 mean)."""
-    wrong = (preds.argmax(dim=-1) != targets).sum().item()
-    return wrong / len(targets)
+    """fastai's ``error_rate`` of an evaluation's predictions (1 - accuracy of their argmax), in double precision
+    with the final evaluation's arithmetic (``1 - correct / total``), so equal counts give equal error rates
+    (fastai's metric is a float32 mean)."""
+    correct = int((preds.argmax(dim=-1) == targets).sum())
+    return 1 - correct / len(targets)
 
 
 def _final_evaluation(learn) -> tuple[float | None, list[ConfusedPair]]:
