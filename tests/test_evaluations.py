@@ -318,3 +318,20 @@ def test_evaluation_context_is_what_an_evaluation_receives():
     ctx = EvaluationContext(learn="L", scale="S")
     with pytest.raises(dataclasses.FrozenInstanceError):
         ctx.learn = "other"
+
+
+def test_the_docs_evaluation_plugin_registers_as_written(tmp_path):
+    """docs/next-chapter.md's evaluation plugin, copied into a file, registers from --plugins-dir."""
+    from recipebench.registry import load_registry
+    from recipebench.train.dryrun import DryRunLearner
+    from recipebench.train.measure import RunLog
+    from recipebench.plugins.synthetic import SCALES
+
+    page = (REPO / "docs" / "next-chapter.md").read_text()
+    block = page.split("```python\n# my_evaluations.py\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "my_evaluations.py").write_text(block)
+    entry = load_registry(tmp_path).evaluations["tta8"]
+    assert entry.origin == str(tmp_path / "my_evaluations.py")
+    learn = DryRunLearner(RunLog("cpu"))
+    entry.item.predict(EvaluationContext(learn, SCALES["smoke"]))
+    assert learn.calls == [("tta", (), {"n": 8, "beta": 0.25})]
