@@ -111,6 +111,9 @@ def test_tta_is_measured_on_the_final_weights_and_recorded_apart_from_the_traini
     # the training wall time is the recipe's alone: fixed when training ended, before any evaluation ran
     assert result.wall_s == wall_after_training
     assert result.config.evaluations == ("tta", "plain_again")
+    # nothing of the recipe's record changes: its epochs and calls are the training's alone
+    assert [e.phase for e in result.epochs] == ["frozen", "unfrozen"]
+    assert [(c.method, c.args) for c in result.calls] == [("fine_tune", (1,))]
     validate(result.to_dict())
     assert RunResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
 
