@@ -39,6 +39,8 @@ from importlib.metadata import version as _distribution_version
 
 from recipebench.api import (
     Arch,
+    Evaluation,
+    EvaluationContext,
     FolderSplit,
     Option,
     Output,
@@ -69,6 +71,8 @@ __all__ = [
     "IMAGENET",
     "PETS_LABEL_RE",
     "Arch",
+    "Evaluation",
+    "EvaluationContext",
     "FolderSplit",
     "Option",
     "Output",

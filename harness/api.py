@@ -10,6 +10,8 @@ it a :class:`Register` callable:
 * :class:`Arch`     -- a torchvision architecture with fastai's cut, split and normalisation stats.
 * :class:`Output`   -- where a finished session's results go (a file, a chart, a tracker); its ``write``
   gets a :class:`SessionOutput`.
+* :class:`Evaluation` -- another way to evaluate a run's final weights than the plain validation (test-time
+  augmentation): its ``predict`` gets an :class:`EvaluationContext` and returns predictions and targets.
 
 All of them are frozen dataclasses: once registered they never change. ``recipebench`` re-exports
 them, with the marker :data:`hookimpl` and the helpers a workload plugin may use
@@ -173,6 +175,9 @@ class Recipe:
     loss_func: Factory | None = None
     #: ``Learner(dls, model, cbs=[f() for f in cbs])``: callbacks of every fit (one factory alone is taken as one).
     cbs: tuple[Factory, ...] = ()
+    #: Registered :class:`Evaluation` names the harness runs on this recipe's final weights (and each outcome's)
+    #: besides the plain validation, with those the session asks for (``--evaluate``): ``evaluations=("tta",)``.
+    evaluations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -186,6 +191,11 @@ class Recipe:
             raise ValueError(f"recipe {self.name!r}: cbs must be factories called with no arguments (classes such "
                              f"as MixUp or functions, not instances), got {cbs!r}")
         object.__setattr__(self, "cbs", cbs)
+        evaluations = (self.evaluations,) if isinstance(self.evaluations, str) else tuple(self.evaluations)
+        if not all(isinstance(name, str) and name.isidentifier() for name in evaluations):
+            raise ValueError(f"recipe {self.name!r}: evaluations must be names of registered evaluations "
+                             f"(identifiers such as 'tta'), got {self.evaluations!r}")
+        object.__setattr__(self, "evaluations", tuple(dict.fromkeys(evaluations)))
         if self.arch_role not in ("default", "deep"):
             raise ValueError(f"recipe {self.name!r}: arch_role must be 'default' or 'deep', got {self.arch_role!r}")
         if self.precision not in ("fp32", "mixed"):
@@ -468,12 +478,51 @@ class Output:
         return MappingProxyType({k: o.default for k, o in self.options.items()})
 
 
-#: What a plugin registers: one of these four.
-Registrable = TypeVar("Registrable", Recipe, Workload, Arch, Output)
+@dataclass(frozen=True)
+class EvaluationContext:
+    """What :attr:`Evaluation.predict` receives.
+
+    Attributes:
+        learn: the run's Learner holding the weights to evaluate (the run's final ones, or an outcome's), its
+               DataLoaders those the recipe ended with, seeded with the run's seed just before.
+        scale: the session's :class:`Scale`.
+    """
+
+    learn: Learner
+    scale: Scale
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Another way to evaluate weights than the plain final validation, e.g. test-time augmentation::
+
+        def tta(ctx: EvaluationContext):
+            return ctx.learn.tta(n=4, beta=0.25)  # (predictions, targets) over the validation set
+
+        Evaluation("tta", tta, summary="learn.tta(n=4, beta=0.25)")
+
+    ``predict(ctx)`` returns ``(predictions, targets)`` as ``learn.get_preds()`` and ``learn.tta()`` do. It never
+    times or records anything: the harness runs it after the recipe (``--evaluate NAME`` or
+    ``Recipe(evaluations=(NAME,))``) on the run's final weights and on each outcome's, seeded with the run's
+    seed, times it (``inference_s``, apart from the training's ``wall_s``) and computes the error rate from
+    its predictions; each becomes a row of its own, ``recipe > NAME`` (``recipe > outcome > NAME``).
+    """
+
+    name: str
+    predict: Callable[[EvaluationContext], tuple[Any, Any]]
+    summary: str  # one line, shown by `recipebench list`
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise ValueError(f"evaluation name {self.name!r} must be an identifier (letters, digits, _)")
+
+
+#: What a plugin registers: one of these five.
+Registrable = TypeVar("Registrable", Recipe, Workload, Arch, Output, Evaluation)
 
 
 class Register(Protocol[Registrable]):
-    """The ``register`` callable a hook receives: ``register(Recipe(...))`` (or a Workload, an Arch, an Output).
+    """The ``register`` callable a hook receives: ``register(Recipe(...))`` (or a Workload, an Arch, an Output, an Evaluation).
 
     It is bound to the calling plugin, so a name registered twice is an error naming both plugins.
     Returns the item it registered.

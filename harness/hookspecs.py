@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pluggy
 
-from recipebench.api import HOOK_NAMESPACE, Arch, Output, Recipe, Register, Workload
+from recipebench.api import HOOK_NAMESPACE, Arch, Evaluation, Output, Recipe, Register, Workload
 
 hookspec = pluggy.HookspecMarker(HOOK_NAMESPACE)
 
@@ -66,6 +66,26 @@ def recipebench_add_outputs(register: Register[Output]) -> None:
     ``recipebench export NAME RESULTS`` does, after every result document is on disk.
 
     :param register: call ``register(Output(...))`` once for each output. A duplicate name raises
+        :class:`recipebench.registry.DuplicateNameError` naming both plugins.
+    :return: nothing; results are ignored.
+    """
+
+
+@hookspec
+def recipebench_add_evaluations(register: Register[Evaluation]) -> None:
+    """Register evaluations: ways to evaluate a run's final weights other than the plain validation (the
+    built-in ``tta``, fastai's ``learn.tta(n=4, beta=0.25)``), which ``--evaluate NAME`` and
+    ``Recipe(evaluations=(NAME,))`` ask for.
+
+    Called once per plugin while the registry is built. The harness runs an evaluation after the recipe, on
+    the final weights and on each outcome's, times it apart from the training and records each as a row of
+    its own (``baseline > tta``); the plugin only makes the predictions::
+
+        @hookimpl
+        def recipebench_add_evaluations(register):
+            register(Evaluation("tta8", lambda ctx: ctx.learn.tta(n=8), summary="learn.tta(n=8)"))
+
+    :param register: call ``register(Evaluation(...))`` once for each evaluation. A duplicate name raises
         :class:`recipebench.registry.DuplicateNameError` naming both plugins.
     :return: nothing; results are ignored.
     """

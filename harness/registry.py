@@ -25,7 +25,7 @@ from typing import Generic, Mapping, TypeVar
 import pluggy
 
 from recipebench import hookspecs
-from recipebench.api import HOOK_NAMESPACE, Arch, Output, Recipe, Workload
+from recipebench.api import HOOK_NAMESPACE, Arch, Evaluation, Output, Recipe, Workload
 
 #: Built-in plugins, registered exactly as outside plugins are.
 BUILTIN_PLUGINS = (
@@ -44,12 +44,13 @@ BUILTIN_PLUGINS = (
     "recipebench.plugins.label_smoothing",
     "recipebench.plugins.mixup",
     "recipebench.plugins.progressive_resizing",
+    "recipebench.plugins.tta",
     "recipebench.plugins.outputs",
     "recipebench.plugins.mlflow_export",
     "recipebench.plugins.tensorboard_export",
 )
 
-T = TypeVar("T", Recipe, Workload, Arch, Output)
+T = TypeVar("T", Recipe, Workload, Arch, Output, Evaluation)
 
 
 class PluginError(Exception):
@@ -57,11 +58,11 @@ class PluginError(Exception):
 
 
 class DuplicateNameError(PluginError):
-    """Two plugins registered the same recipe, workload, arch or output name."""
+    """Two plugins registered the same recipe, workload, arch, evaluation or output name."""
 
 
 class UnknownNameError(KeyError):
-    """A recipe, workload, arch or output name that no plugin registered."""
+    """A recipe, workload, arch, evaluation or output name that no plugin registered."""
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])
@@ -83,7 +84,8 @@ class BoundRegister(Generic[T]):
         self._kind, self._plugin, self._origin, self._into = kind, plugin, origin, into
 
     def __call__(self, item: T) -> T:
-        expected = {"recipe": Recipe, "workload": Workload, "arch": Arch, "output": Output}[self._kind]
+        expected = {"recipe": Recipe, "workload": Workload, "arch": Arch, "output": Output,
+                    "evaluation": Evaluation}[self._kind]
         if not isinstance(item, expected):
             article = "an" if self._kind[0] in "aeiou" else "a"
             raise PluginError(f"plugin {self._plugin!r} registered {item!r} as {article} {self._kind}; expected "
@@ -106,6 +108,7 @@ class Registry:
     workloads: Mapping[str, Registered[Workload]]
     archs: Mapping[str, Registered[Arch]]
     outputs: Mapping[str, Registered[Output]]
+    evaluations: Mapping[str, Registered[Evaluation]]
 
     def recipe(self, name: str) -> Recipe:
         return _lookup(self.recipes, "recipe", name)
@@ -118,6 +121,9 @@ class Registry:
 
     def output(self, name: str) -> Output:
         return _lookup(self.outputs, "output", name)
+
+    def evaluation(self, name: str) -> Evaluation:
+        return _lookup(self.evaluations, "evaluation", name)
 
 
 def _lookup(table: Mapping[str, Registered[T]], kind: str, name: str) -> T:
@@ -201,9 +207,9 @@ def _origin(name: str, plugin: object) -> str:
 
 def build_registry(pm: pluggy.PluginManager) -> Registry:
     """Call each ``recipebench_add_*`` hook once per plugin, with a ``register`` bound to that plugin."""
-    tables: dict[str, dict[str, Registered]] = {"arch": {}, "workload": {}, "recipe": {}, "output": {}}
+    tables: dict[str, dict[str, Registered]] = {"arch": {}, "workload": {}, "recipe": {}, "output": {}, "evaluation": {}}
     hooks = {"arch": "recipebench_add_archs", "workload": "recipebench_add_workloads", "recipe": "recipebench_add_recipes",
-             "output": "recipebench_add_outputs"}
+             "output": "recipebench_add_outputs", "evaluation": "recipebench_add_evaluations"}
     plugins = pm.list_name_plugin()
     for kind, hook_name in hooks.items():
         for name, plugin in plugins:
@@ -220,6 +226,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
         workloads=MappingProxyType(tables["workload"]),
         archs=MappingProxyType(tables["arch"]),
         outputs=MappingProxyType(tables["output"]),
+        evaluations=MappingProxyType(tables["evaluation"]),
     )
 
 

@@ -170,3 +170,20 @@ def test_every_builtin_recipe_has_a_fidelity_test(registry):
               "progressive_resizing"}
     builtin = {n for n, r in registry.recipes.items() if r.origin == "built-in"}
     assert builtin == tested
+
+
+def test_tta_is_the_chapters_call(registry):
+    """The next chapter's ``preds, targs = learn.tta()``: fastai 2.8's defaults n=4, beta=0.25, said out loud,
+    on the validation set (ds_idx 1, fastai's default), at every scale."""
+    from recipebench.api import EvaluationContext
+
+    evaluation = registry.evaluation("tta")
+    for scale in synthetic.SCALES.values():
+        learn = DryRunLearner(RunLog("cpu"))
+        evaluation.predict(EvaluationContext(learn, scale))
+        assert learn.calls == [("tta", (), {"n": 4, "beta": 0.25})]
+
+
+def test_every_builtin_evaluation_has_a_fidelity_test(registry):
+    builtin = {n for n, r in registry.evaluations.items() if r.origin == "built-in"}
+    assert builtin == {"tta"}

@@ -161,11 +161,13 @@ def test_a_version_1_document_without_rss_at_start_still_loads(baseline_result, 
 
 
 def as_version(result, version: int) -> dict:
-    """``result`` as schema ``version`` wrote it: before 7 without the epochs' image_size and batch_size and
+    """``result`` as schema ``version`` wrote it: before 8 without evaluations, before 7 without the epochs' image_size and batch_size and
     config.loss_func and callbacks, before 6 without config.labels, before 5 without the epochs' elapsed_s and
     batch_losses, before 4 without config.split and dropped_classes, before 3 without divergence, before 2
     without rss_at_start_bytes."""
     doc = result.to_dict()
+    if version < 8:
+        del doc["evaluations"], doc["config"]["evaluations"]
     if version < 7:
         for epoch in [*doc["epochs"], *(e for o in doc["outcomes"] for e in o["epochs"])]:
             del epoch["image_size"], epoch["batch_size"]
@@ -221,7 +223,7 @@ def test_a_version_3_document_reads_as_the_random_split_with_every_class(baselin
     """Results written before folders brought their own split: the chapter's random split, nothing dropped."""
     (tmp_path / "baseline-seed0.json").write_text(json.dumps(as_version(baseline_result, 3)))
     (loaded,) = store.load_results([tmp_path])
-    assert loaded.schema_version == SCHEMA_VERSION == 7
+    assert loaded.schema_version == SCHEMA_VERSION == 8
     assert loaded.config.split == "random(valid_pct=0.2, seed=42)" == baseline_result.config.split
     assert (loaded.config.valid_pct, loaded.config.split_seed, loaded.dropped_classes) == (0.2, 42, ())
     assert loaded == unclocked(baseline_result)
@@ -257,7 +259,7 @@ def test_a_version_6_document_reads_as_the_dataloaders_default_loss_and_no_recip
     DataLoaders' default loss and no recipe callbacks) and each epoch's image_size and batch_size (unknown)."""
     (tmp_path / "baseline-seed0.json").write_text(json.dumps(as_version(baseline_result, 6)))
     (loaded,) = store.load_results([tmp_path])
-    assert loaded.schema_version == SCHEMA_VERSION == 7
+    assert loaded.schema_version == SCHEMA_VERSION == 8
     assert (loaded.config.loss_func, loaded.config.callbacks) == ("CrossEntropyLossFlat", ())
     assert (baseline_result.config.loss_func, baseline_result.config.callbacks) == ("CrossEntropyLossFlat", ())
     assert all(e.image_size is None and e.batch_size is None for e in loaded.epochs)

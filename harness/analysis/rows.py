@@ -1,4 +1,5 @@
-"""Results as table rows: one for each run, one for each of its outcomes (sub-results).
+"""Results as table rows: one for each run, one for each of its outcomes (sub-results), and one for each
+registered evaluation (``--evaluate tta``) of the run's final weights and of each outcome's.
 
 What the tables, comparisons and the matrix all work on; nothing here formats anything.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from recipebench.record.results import EpochRecord, RunResult
+from recipebench.record.results import STATUS_ERROR, STATUS_OK, EpochRecord, EvaluationResult, RunResult
 
 #: Between a recipe and its outcome in a row's label: ``early_stopping_contrast > keep_best``.
 OUTCOME_SEP = " > "
@@ -33,22 +34,39 @@ class Row:
     arch: str
     epochs: tuple[EpochRecord, ...] = ()  # the run's (or the outcome's) epochs, for time-to-target
     n_valid: int | None = None  # validation images: error_rate is a count over these (its resolution)
+    #: An evaluation's row (``recipe > tta``): its own wall time, apart from ``wall_s`` (the training of the
+    #: weights it evaluated). None on the rows of runs and outcomes.
+    inference_s: float | None = None
 
 
 def rows(result: RunResult) -> list[Row]:
-    """The run's own row, then one row per outcome."""
+    """The run's own row and its evaluations' rows, then each outcome's row and its evaluations' rows."""
     common = dict(recipe=result.recipe, seed=result.seed, status=result.status, precision=result.precision,
                   device=result.device, arch=result.config.arch, n_valid=result.n_valid)
-    out = [Row(label=result.recipe, outcome=None, error_rate=result.error_rate,
-               best_error_rate=result.best_error_rate, best_epoch=result.best_epoch,
-               wall_s=result.wall_s, samples_per_s=result.samples_per_s,
-               peak_memory_bytes=result.peak_memory_bytes, epochs=result.epochs, **common)]
+    run = Row(label=result.recipe, outcome=None, error_rate=result.error_rate,
+              best_error_rate=result.best_error_rate, best_epoch=result.best_epoch,
+              wall_s=result.wall_s, samples_per_s=result.samples_per_s,
+              peak_memory_bytes=result.peak_memory_bytes, epochs=result.epochs, **common)
+    out = [run, *_evaluation_rows(result, run)]
     for o in result.outcomes:
-        out.append(Row(label=f"{result.recipe}{OUTCOME_SEP}{o.name}", outcome=o.name, error_rate=o.error_rate,
-                       best_error_rate=o.best_error_rate, best_epoch=o.best_epoch,
-                       wall_s=o.wall_s, samples_per_s=o.samples_per_s, peak_memory_bytes=None, epochs=o.epochs,
-                       **common))
+        row = Row(label=f"{result.recipe}{OUTCOME_SEP}{o.name}", outcome=o.name, error_rate=o.error_rate,
+                  best_error_rate=o.best_error_rate, best_epoch=o.best_epoch,
+                  wall_s=o.wall_s, samples_per_s=o.samples_per_s, peak_memory_bytes=None, epochs=o.epochs, **common)
+        out += [row, *_evaluation_rows(result, row)]
     return out
+
+
+def _evaluation_rows(result: RunResult, of: Row) -> list[Row]:
+    """A row per evaluation of ``of``'s weights: its error rate and inference time; the training time of the
+    weights it evaluated as its ``wall_s`` (it trained nothing: no epochs, no throughput, no memory)."""
+    mine: list[EvaluationResult] = [e for e in result.evaluations if e.outcome == of.outcome]
+    return [Row(label=f"{of.label}{OUTCOME_SEP}{e.name}",
+                outcome=e.name if of.outcome is None else f"{of.outcome}{OUTCOME_SEP}{e.name}",
+                seed=result.seed, status=result.status if not result.ok else STATUS_ERROR if e.error else STATUS_OK,
+                error_rate=e.error_rate, best_error_rate=None, best_epoch=None, wall_s=of.wall_s,
+                samples_per_s=None, peak_memory_bytes=None, precision=of.precision, device=of.device, arch=of.arch,
+                n_valid=of.n_valid, inference_s=e.inference_s, recipe=result.recipe)
+            for e in mine]
 
 
 def grouped(results: Iterable[RunResult]) -> dict[str, list[Row]]:

@@ -1,4 +1,4 @@
-"""``recipebench list``: every recipe, workload, architecture and output, with the plugin that provided it."""
+"""``recipebench list``: every recipe, workload, architecture, evaluation and output, with the plugin that provided it."""
 from __future__ import annotations
 
 import argparse
@@ -10,9 +10,9 @@ NAME = "list"
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser(NAME, help="recipes, workloads, archs and outputs with the plugin that provided each",
-                       description="Every recipe, workload, architecture and output, with the plugin that provided "
-                                   "it.")
+    p = sub.add_parser(NAME, help="recipes, workloads, archs, evaluations and outputs with the plugin that provided each",
+                       description="Every recipe, workload, architecture, evaluation (--evaluate) and output (--output), "
+                                   "with the plugin that provided it.")
     p.add_argument("--plugins-dir", type=Path, default=None, help="also load every *.py plugin in this folder")
     return p
 
@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     print("\narchs:")
     print(tabulate([(name, f"{a.plugin} [{a.origin}]") for name, a in registry.archs.items()],
                    headers=("name", "plugin"), tablefmt="simple"))
+    print("\nevaluations (--evaluate NAME):")
+    print(tabulate([(name, e.item.summary, f"{e.plugin} [{e.origin}]") for name, e in registry.evaluations.items()],
+                   headers=("name", "what", "plugin"), tablefmt="simple"))
     print("\noutputs (--output NAME; recipebench export NAME RESULTS):")
     print(tabulate([(name, o.item.summary, "yes" if o.item.default else "", _options_text(o.item),
                      f"{o.plugin} [{o.origin}]") for name, o in registry.outputs.items()],

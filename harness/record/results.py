@@ -13,7 +13,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any, Mapping
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 STATUS_OK = "ok"
 STATUS_ERROR = "error"  # the recipe raised: the traceback is in ``error``
 STATUS_DIVERGED = "diverged"  # the training loss went non-finite or exploded: see ``divergence``
@@ -143,6 +143,18 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class EvaluationResult:
+    """A registered evaluation (:class:`recipebench.api.Evaluation`, e.g. ``tta``) of a run's final weights or of
+    an outcome's, run and timed by the harness after the recipe: a row of its own (``recipe > tta``)."""
+
+    name: str  # the evaluation's
+    outcome: str | None  # the outcome whose weights it evaluated; None: the run's final weights
+    error_rate: float | None  # from its predictions over the validation set; None: it did not run, or raised
+    inference_s: float | None  # its wall time (CUDA-synchronised), apart from the run's wall_s; None: not run
+    error: str | None = None  # why it has no error rate: its traceback, or "not run: ..."
+
+
+@dataclass(frozen=True)
 class Config:
     """The run's settings: identical for every recipe of a session except ``arch``."""
 
@@ -168,9 +180,12 @@ class Config:
     #: The classes of the callbacks the harness built the Learner with from ``Recipe.cbs`` (its own
     #: measuring callbacks not counted). None: the run never built its Learner.
     callbacks: tuple[str, ...] | None = None
+    #: The registered evaluations asked for besides the plain validation (``Recipe.evaluations``, then
+    #: ``--evaluate``), in the order they ran; empty before schema 8.
+    evaluations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        _freeze(self, "callbacks")
+        _freeze(self, "callbacks", "evaluations")
 
 
 @dataclass(frozen=True)
@@ -235,10 +250,12 @@ class RunResult:
     converted_files: tuple[str, ...] = ()
     divergence: Divergence | None = None  # set when status is "diverged"
     dropped_classes: tuple[str, ...] = ()  # classes left out as too small to train (--drop-small-classes)
+    #: Each evaluation of ``config.evaluations`` on the final weights, then on each outcome's (schema 8).
+    evaluations: tuple[EvaluationResult, ...] = ()
 
     def __post_init__(self) -> None:
         _freeze(self, "recipe_options", "epochs", "outcomes", "lr_finds", "calls", "most_confused", "versions",
-                "environment", "skipped_files", "converted_files", "dropped_classes")
+                "environment", "skipped_files", "converted_files", "dropped_classes", "evaluations")
 
     @property
     def ok(self) -> bool:
@@ -283,6 +300,7 @@ class RunResult:
         kw["calls"] = tuple(CallRecord(**c) for c in doc["calls"])
         kw["most_confused"] = tuple(ConfusedPair(**p) for p in doc["most_confused"])
         kw["divergence"] = Divergence(**doc["divergence"]) if doc.get("divergence") else None
+        kw["evaluations"] = tuple(EvaluationResult(**e) for e in doc.get("evaluations", ()))
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in kw.items() if k in names})
 
@@ -355,8 +373,17 @@ def _to_7(doc: dict[str, Any]) -> dict[str, Any]:
             "outcomes": [{**o, "epochs": epochs(o.get("epochs", []))} for o in doc.get("outcomes", [])]}
 
 
+def _to_8(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 8 added registered evaluations (``--evaluate tta``): ``config.evaluations`` and ``evaluations``.
+    Older runs evaluated their weights by the plain validation alone."""
+    config = doc.get("config")
+    if isinstance(config, Mapping):
+        config = {"evaluations": [], **config}
+    return {"evaluations": [], **doc, "config": config}
+
+
 #: How a document of version N becomes version N + 1 (asv's ``update_to_N``), applied in turn.
-UPGRADES = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6, 6: _to_7}
+UPGRADES = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6, 6: _to_7, 7: _to_8}
 
 
 class NewerSchemaError(ValueError):

@@ -112,14 +112,15 @@ def _confused(results) -> list[Block]:
 def single_report(results_set: charts.ResultSet, reference: str | None, target_error: float | None) -> list[Block]:
     results = results_set.results
     ranked = ranking.rank(results, reference, target_error)
-    summary = [render.summary_row(label, group) for label, group in grouped(results).items()]
+    groups = grouped(results)
+    summary = [render.summary_row(label, group, render.evaluated(groups)) for label, group in groups.items()]
     return [
         Heading(f"recipebench report: {results_set.name}", 1),
         Bullets(tuple(render.context_lines(results))),
         Heading(f"Which recipe? Against {ranked.reference}"),
         *_ranking_blocks(ranked),
         Heading("Each recipe's numbers"),
-        _table(render.SUMMARY_HEADERS, summary),
+        _table(render.summary_headers(render.evaluated(groups)), summary),
         *_figures([results_set], ranked.reference),
         Heading("Most confused pairs (actual -> predicted, count over seeds)"),
         *_confused(results),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from recipebench.analysis import ranking
 from recipebench.render import comparison as report
@@ -21,6 +21,8 @@ from recipebench.analysis.stats import Summary
 from recipebench.render.tables import error_text, format_table, rate_text, spread_text
 
 SUMMARY_HEADERS = ("recipe", "error_rate", "best (epoch)", "wall s", "img/s", "peak MB", "precision", "device", "arch")
+#: After "wall s" where some row is an evaluation's (``--evaluate tta``): its own time, apart from the training's.
+INFERENCE_HEADER = "inference s"
 
 
 def _epochs(values: Sequence[int | None]) -> str:
@@ -35,7 +37,18 @@ def _joined(values: Iterable[str], sep: str = ",") -> str:
     return sep.join(dict.fromkeys(values))
 
 
-def summary_row(label: str, group: Sequence[Row]) -> list[str]:
+def evaluated(groups: Mapping[str, Sequence[Row]]) -> bool:
+    """Whether some row is an evaluation's (it has an inference time): the tables then show that column."""
+    return any(r.inference_s is not None for g in groups.values() for r in g)
+
+
+def summary_headers(inference: bool) -> tuple[str, ...]:
+    """:data:`SUMMARY_HEADERS`, with :data:`INFERENCE_HEADER` after "wall s" when ``inference``."""
+    at = SUMMARY_HEADERS.index("wall s") + 1
+    return SUMMARY_HEADERS[:at] + (INFERENCE_HEADER,) * inference + SUMMARY_HEADERS[at:]
+
+
+def summary_row(label: str, group: Sequence[Row], inference: bool = False) -> list[str]:
     ok = [r for r in group if r.status == STATUS_OK]
     err = error_text(group)
     best = Summary.of(r.best_error_rate for r in ok)
@@ -46,6 +59,7 @@ def summary_row(label: str, group: Sequence[Row]) -> list[str]:
         err,
         best_text,
         spread_text(Summary.of(r.wall_s for r in ok)),
+        *[spread_text(Summary.of(r.inference_s for r in ok), 2)] * inference,
         spread_text(Summary.of(r.samples_per_s for r in ok), 0),
         "-" if memory is None else f"{memory.max / 2**20:.0f}",
         _joined(r.precision for r in group),
@@ -58,10 +72,12 @@ def summary_table(results: Iterable[RunResult], fmt: str = "text", skipped: Sequ
     """recipe | error_rate | best (epoch) | wall s | img/s | peak MB | precision | device | arch; then a row
     for each recipe that did not train, ``skipped`` and nothing else: why goes under the table
     (:func:`skipped_lines`), so a long reason never widens a column."""
-    body = [summary_row(label, group) for label, group in grouped(results).items()]
+    groups = grouped(results)
+    headers = summary_headers(evaluated(groups))
+    body = [summary_row(label, group, evaluated(groups)) for label, group in groups.items()]
     for recipe, cases in _by_recipe(skipped).items():
-        body.append([recipe, f"skipped ({len(cases)})", *["-"] * (len(SUMMARY_HEADERS) - 2)])
-    return format_table(SUMMARY_HEADERS, body, fmt)
+        body.append([recipe, f"skipped ({len(cases)})", *["-"] * (len(headers) - 2)])
+    return format_table(headers, body, fmt)
 
 
 def skipped_lines(skipped: Sequence[SkippedCase]) -> list[str]:
@@ -97,7 +113,17 @@ def context_lines(results: Sequence[RunResult]) -> list[str]:
         f"weights: {weights}",
         "wall s / img/s: median [min-max] over seeds; img/s counts training images only; peak MB: "
         + _joined(x.peak_memory_method for x in results),
+        *[f"{label}: evaluated by the harness after the recipe, on the weights of the row the label extends "
+          f"(RECIPE or RECIPE > OUTCOME); wall s: the training of those weights; {INFERENCE_HEADER}: the "
+          f"evaluation's own time, median [min-max] over seeds" for label in [_evaluations_label(results)] if label],
     ]
+
+
+def _evaluations_label(results: Sequence[RunResult]) -> str:
+    """``RECIPE > tta rows`` (one name per evaluation run), for the line that says what they are; empty when
+    no run was evaluated so."""
+    names = list(dict.fromkeys(e.name for r in results for e in r.evaluations))
+    return " and ".join(f"RECIPE > {name}" for name in names) + " rows" if names else ""
 
 
 def most_confused_lines(results: Sequence[RunResult], top: int = 3) -> list[str]:
@@ -163,12 +189,20 @@ SUMMARY_RAW_HEADERS = ("label", "runs", "failed", "error_rate_mean", "error_rate
                        "peak_memory_bytes_max", "precision", "device", "arch")
 
 
-def summary_raw(label: str, group: Sequence[Row]) -> list[object]:
+def summary_raw_headers(inference: bool) -> tuple[str, ...]:
+    """:data:`SUMMARY_RAW_HEADERS`, with the inference time's columns after wall_s's when ``inference``."""
+    at = SUMMARY_RAW_HEADERS.index("wall_s_max") + 1
+    extra = ("inference_s_median", "inference_s_min", "inference_s_max") if inference else ()
+    return SUMMARY_RAW_HEADERS[:at] + extra + SUMMARY_RAW_HEADERS[at:]
+
+
+def summary_raw(label: str, group: Sequence[Row], inference: bool = False) -> list[object]:
     """The summary row's numbers, unformatted, one column each (csv)."""
     ok = [r for r in group if r.status == STATUS_OK]
     out: list[object] = [label, len(ok), len(group) - len(ok)]
     for values, kind in (([r.error_rate for r in ok], "mean"), ([r.best_error_rate for r in ok], "mean"),
                          ([r.best_epoch for r in ok], "range"), ([r.wall_s for r in ok], "spread"),
+                         *[([r.inference_s for r in ok], "spread")] * inference,
                          ([r.samples_per_s for r in ok], "spread"), ([r.peak_memory_bytes for r in ok], "max")):
         s = Summary.of(values)
         picks = {"mean": ("mean", "std"), "range": ("min", "max"), "spread": ("median", "min", "max"), "max": ("max",)}
@@ -181,12 +215,14 @@ def session_csv(results: Sequence[RunResult], ranked: Ranking, skipped: Sequence
     """One row per recipe and sub-result: the summary's and the ranking's raw numbers; then a row for each
     recipe that did not train, its reason in the last column (empty for the others)."""
     by_label = {r.label: r for r in ranked.rows}
-    body = [summary_raw(label, group) + report.ranking_raw(by_label[label], ranked) + [""]
-            for label, group in grouped(results).items()]
-    width = len(SUMMARY_RAW_HEADERS) + len(report.RANKING_RAW_HEADERS)
+    groups = grouped(results)
+    inference = evaluated(groups)
+    body = [summary_raw(label, group, inference) + report.ranking_raw(by_label[label], ranked) + [""]
+            for label, group in groups.items()]
+    width = len(summary_raw_headers(inference)) + len(report.RANKING_RAW_HEADERS)
     for recipe, cases in _by_recipe(skipped).items():
         body.append([recipe, 0, 0, *[None] * (width - 3), _joined((c.reason for c in cases), "; ")])
-    return format_table([*SUMMARY_RAW_HEADERS, *report.RANKING_RAW_HEADERS, "skipped"], body, "csv")
+    return format_table([*summary_raw_headers(inference), *report.RANKING_RAW_HEADERS, "skipped"], body, "csv")
 
 
 def session_report(results: Sequence[RunResult], fmt: str = "text", reference: str | None = None,

@@ -45,6 +45,7 @@ class CaseIdentity:
     precision_requested: str
     deterministic: bool | None  # torch's deterministic algorithms (--deterministic); None: not recorded
     versions: tuple[tuple[str, str | None], ...]  # those of VERSIONS, in that order
+    evaluations: tuple[str, ...] = ()  # the registered evaluations run on its weights (--evaluate), in order
 
     @classmethod
     def from_plan(cls, plan: RunPlan, executor: str, cases_per_node: int) -> CaseIdentity:
@@ -61,7 +62,8 @@ class CaseIdentity:
             cases_per_node=cases_per_node if kind != LOCAL and plan.device.type == "cpu" else None,
             arch=plan.arch.name, weights_sha256=plan.weights.sha256 if plan.weights else None,
             recipe_options=tuple(sorted(plan.recipe_options.items())), precision_requested=plan.recipe.precision,
-            deterministic=bool(plan.deterministic), versions=tuple((k, plan.versions.get(k)) for k in VERSIONS))
+            deterministic=bool(plan.deterministic), versions=tuple((k, plan.versions.get(k)) for k in VERSIONS),
+            evaluations=tuple(e.name for e in plan.evaluations))
 
     @classmethod
     def from_result(cls, result: RunResult) -> CaseIdentity:
@@ -80,7 +82,8 @@ class CaseIdentity:
             recipe_options=tuple(sorted(result.recipe_options.items())),
             precision_requested=result.precision_requested,
             deterministic=None if deterministic is None else bool(deterministic),
-            versions=tuple((k, result.versions.get(k)) for k in VERSIONS))
+            versions=tuple((k, result.versions.get(k)) for k in VERSIONS),
+            evaluations=tuple(result.config.evaluations))
 
 
 def machine(executor_kind: str, host: str, device_name: str) -> str:
@@ -107,6 +110,7 @@ IN_IDENTITY: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "recipe_options": ("recipe_options",),
     "deterministic": ("deterministic",),
     "cases_per_node": ("cases_per_node",),
+    "evaluations": ("evaluations",),
 })
 #: Each option that is not part of a case's identity, and why.
 NOT_IN_IDENTITY: Mapping[str, str] = MappingProxyType({

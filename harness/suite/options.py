@@ -148,6 +148,9 @@ class Options:
     #: (:mod:`recipebench.suite.outputs`).
     outputs: tuple[str, ...] = ()
     output_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # --output-option NAME.KEY=VALUE
+    #: Registered evaluations run on every case's final weights (and each outcome's) besides the plain
+    #: validation, e.g. ("tta",); none by default, so the default suite's time does not grow.
+    evaluations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.scale is not None and self.scale not in SCALE_NAMES:
@@ -231,6 +234,9 @@ OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...]
     ("--cases-per-node", "cases_per_node", "with --executor ray on CPUs: cases that train at once on one node, each "
      "with its share of the node's CPUs (default 1: one case at a time using all of them; more distort each other's "
      "timings, and the results say so)", _positive_int, 1),
+    ("--evaluate", "evaluations", "also evaluate every case's final weights (and each outcome's) this way, timed apart "
+     "from the training, as a row RECIPE > NAME: tta (test-time augmentation) or another registered evaluation "
+     "(repeatable; default none)", str, None),
     ("--output", "outputs", "also write this output at the end (repeatable; recipebench list shows them: e.g. "
      "summary.csv, mlflow, tensorboard); no:NAME leaves out a default one (summary.md, epochs.png)", str, None),
     ("--output-option", "output_options", "OUTPUT.KEY=VALUE, an output's option (repeatable), e.g. "
@@ -238,7 +244,7 @@ OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...]
 )
 #: The options that only shape the session table: `recipebench table` takes them too.
 TABLE_OPTIONS = ("reference", "target_error")
-REPEATABLE = ("recipes", "recipe_options", "outputs", "output_options")
+REPEATABLE = ("recipes", "recipe_options", "evaluations", "outputs", "output_options")
 #: Options that take no value: present or not.
 FLAGS = ("drop_small_classes", "deterministic", "resume")
 

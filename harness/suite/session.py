@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from recipebench.record import store
 from recipebench.train import weights as weights_mod
-from recipebench.api import Arch, PreparedData, Recipe, WeightsFile, WorkloadRequest
+from recipebench.api import Arch, Evaluation, PreparedData, Recipe, WeightsFile, WorkloadRequest
 from recipebench.data.cache import default_cache_dir
 from recipebench.data.checks import class_report
 from recipebench.record.environment import (
@@ -109,6 +109,17 @@ class BenchSession:
         if not self.recipes:
             suites = sorted({r.item.suite for r in self.registry.recipes.values()})
             raise UsageError(f"--suite {options.suite}: no recipe is in that suite (suites: {', '.join(suites)}, all)")
+        for name in options.evaluations:
+            try:
+                self.registry.evaluation(name)
+            except UnknownNameError as exc:
+                raise UsageError(f"--evaluate {name}: {exc}") from None
+        for recipe in self.recipes:
+            for name in recipe.evaluations:
+                if name not in self.registry.evaluations:
+                    known = ", ".join(self.registry.evaluations) or "none"
+                    raise UsageError(f"recipe {recipe.name!r} asks for evaluation {name!r}; registered evaluations: "
+                                     f"{known}")
         if options.reference is not None:  # a typo found now, not under the table at the end of the suite
             try:
                 self.registry.recipe(options.reference.split(OUTCOME_SEP)[0])
@@ -365,7 +376,14 @@ class BenchSession:
                        data=self.data(), scale=self.scale, arch=arch, seed=seed,
                        weights=None if recipe.weights == "none" else self.weights_for(arch),
                        device=self.device, session_id=self.session_id, code_state=self.code_state,
-                       versions=self.versions, deterministic=self.options.deterministic)
+                       versions=self.versions, deterministic=self.options.deterministic,
+                       evaluations=self.evaluations_for(recipe))
+
+    def evaluations_for(self, recipe: Recipe) -> tuple[Evaluation, ...]:
+        """What runs on ``recipe``'s final weights besides the plain validation: the evaluations it asks for,
+        then those of --evaluate, each once."""
+        names = dict.fromkeys([*recipe.evaluations, *self.options.evaluations])
+        return tuple(self.registry.evaluation(name) for name in names)
 
     def prepare(self, recipe_name: str, seed: int) -> PreparedRun:
         """The run prepared: data, weights and Learner ready. Problems with them raise :class:`SetupError`

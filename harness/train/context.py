@@ -147,9 +147,11 @@ class RunContext:
         return list(self._spans)
 
 
-def evaluate_outcomes(learn, spans: list[MeasuredSpan], device) -> None:
+def evaluate_outcomes(learn, spans: list[MeasuredSpan], device,
+                      then: Callable[[Any, MeasuredSpan], None] | None = None) -> None:
     """Validate the weights each reported span saved at its end (``span.final``), with ``learn``'s data
-    and callbacks; untimed, after the recipe. ``learn`` keeps the weights of the last one."""
+    and callbacks; untimed, after the recipe. ``then(learn, span)``: called with each span's weights loaded
+    (the registered evaluations of that outcome). ``learn`` keeps the weights of the last one."""
     import torch
 
     for span in spans:
@@ -157,6 +159,8 @@ def evaluate_outcomes(learn, spans: list[MeasuredSpan], device) -> None:
             learn.model.load_state_dict(torch.load(span.snapshot, map_location=device, weights_only=True))
             valid_loss, error_rate = _validate(learn)
             span.final = {"valid_loss": valid_loss, "error_rate": error_rate}
+            if then is not None:
+                then(learn, span)
             span.snapshot.unlink(missing_ok=True)
 
 

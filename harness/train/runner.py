@@ -1,4 +1,5 @@
-"""One run, stage by stage: data -> learner -> recipe (measured) -> final evaluation -> result.
+"""One run, stage by stage: data -> learner -> recipe (measured) -> final evaluation (and the registered
+evaluations asked for, each timed on its own) -> result.
 
 :func:`prepare` does everything that is not the recipe (seeding, DataLoaders, the Learner) so that
 :meth:`PreparedRun.execute` times exactly the recipe. A recipe that raises is recorded as a result
@@ -19,11 +20,12 @@ from typing import Any, Mapping
 
 from recipebench.data import datablock as data_mod
 from recipebench.train import precision as precision_mod
-from recipebench.api import Arch, PreparedData, Recipe, Scale, WeightsFile
+from recipebench.api import Arch, Evaluation, EvaluationContext, PreparedData, Recipe, Scale, WeightsFile
 from recipebench.train.context import MeasuredSpan, RunContext, evaluate_outcomes
 from recipebench.record.environment import device_name, environment, is_cuda
 from recipebench.train.learner import add_normalize, build_learner
-from recipebench.train.measure import CallLog, PeakMemory, RunLog, RunObserver, Stopwatch, release_freed_memory
+from recipebench.train.measure import (CallLog, PeakMemory, RunLog, RunObserver, Stopwatch, release_freed_memory,
+                                       synchronize)
 from recipebench.train.precision import autocast_off
 from recipebench.record.results import (
     SCHEMA_VERSION,
@@ -32,6 +34,7 @@ from recipebench.record.results import (
     STATUS_OK,
     Config,
     ConfusedPair,
+    EvaluationResult,
     Outcome,
     RunResult,
     WeightsInfo,
@@ -62,6 +65,8 @@ class RunPlan:
     versions: Mapping[str, Any]
     #: cuDNN's deterministic algorithms and torch.use_deterministic_algorithms (--deterministic).
     deterministic: bool = False
+    #: Run after the recipe on its final weights and each outcome's (``Recipe.evaluations``, then ``--evaluate``).
+    evaluations: tuple[Evaluation, ...] = ()
 
 
 def prepare(plan: RunPlan, observer: RunObserver | None = None) -> PreparedRun:
@@ -170,14 +175,21 @@ class PreparedRun:
             raise
 
     def finish(self) -> RunResult:
-        """The final evaluation (of a successful run) and the result; frees the run."""
+        """The final evaluation (of a successful run), the registered evaluations asked for (on the final
+        weights, then on each outcome's) and the result; frees the run. None of it is in ``wall_s``."""
         if self.ctx is None:
             raise RuntimeError("finish() before train()")
         try:
             final_error, confused = (None, ()) if self.status != STATUS_OK else _final_evaluation(self.ctx.learn)
+            evaluated = []
             if self.status == STATUS_OK:  # after the run's own evaluation: this loads each outcome's weights
-                evaluate_outcomes(self.ctx.learn, self.ctx.spans, self.plan.device)
-            return self._result(self.ctx, self.watch.elapsed_s - self.log.overhead_s, final_error, confused)
+                evaluated += self._evaluate(self.ctx.learn, None)
+                evaluate_outcomes(self.ctx.learn, self.ctx.spans, self.plan.device,
+                                  then=lambda learn, span: evaluated.extend(self._evaluate(learn, span.name)))
+            else:
+                evaluated += _not_evaluated(self.plan, f"the run's status is {self.status}")
+            return self._result(self.ctx, self.watch.elapsed_s - self.log.overhead_s, final_error, confused,
+                                tuple(evaluated))
         finally:
             self.ctx.learn = None
             self.close()
@@ -186,6 +198,24 @@ class PreparedRun:
         self.train()
         return self.finish()
 
+    def _evaluate(self, learn, outcome: str | None) -> list[EvaluationResult]:
+        """Each of the plan's evaluations of the weights ``learn`` holds (those of ``outcome``; None: the final
+        ones): seeded with the run's seed (TTA draws augmentations), timed, its error rate computed from its
+        predictions. One that raises is recorded with its traceback; the run stays as it was."""
+        p, out = self.plan, []
+        for evaluation in p.evaluations:
+            seed_run(p.seed, p.deterministic)
+            synchronize(p.device)
+            t0 = time.perf_counter()
+            try:
+                preds, targets = evaluation.predict(EvaluationContext(learn, p.scale))
+                synchronize(p.device)
+                inference_s = time.perf_counter() - t0
+                out.append(EvaluationResult(evaluation.name, outcome, _error_rate(preds, targets), inference_s))
+            except Exception:
+                out.append(EvaluationResult(evaluation.name, outcome, None, None, traceback.format_exc()))
+        return out
+
     def close(self) -> None:
         """Free the run's Learner, data and working folder (done by :meth:`execute`; call it for a run
         prepared but never executed). Whoever holds this object (a pytest fixture, say) must not make
@@ -193,7 +223,8 @@ class PreparedRun:
         self.learn = self.dls = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def _result(self, ctx: RunContext, wall_s: float, final_error: float | None, confused) -> RunResult:
+    def _result(self, ctx: RunContext, wall_s: float, final_error: float | None, confused,
+                evaluations: tuple[EvaluationResult, ...] = ()) -> RunResult:
         p, log, memory = self.plan, self.log, self.memory
         workers = data_mod.worker_count(self.dls)
         best_error, best_epoch = _best(log.epochs)
@@ -227,6 +258,7 @@ class PreparedRun:
             versions=dict(p.versions),
             environment=environment(p.device, p.code_state),
             divergence=self.divergence,
+            evaluations=evaluations,
         )
 
 
@@ -245,7 +277,12 @@ def lost_result(plan: RunPlan, error: str, device_label: str, versions: Mapping[
         peak_memory_bytes=None, peak_memory_method="not measured: the run ended without a result",
         peak_rss_bytes=None, rss_at_start_bytes=None, cuda_max_allocated_bytes=None, cuda_max_reserved_bytes=None,
         epochs=(), outcomes=(), lr_finds=(), calls=(), most_confused=(), versions=dict(versions),
-        environment=dict(where), divergence=None)
+        environment=dict(where), divergence=None, evaluations=_not_evaluated(plan, "the run ended without a result"))
+
+
+def _not_evaluated(plan: RunPlan, why: str) -> tuple[EvaluationResult, ...]:
+    """The plan's evaluations of the final weights, recorded as not run, and why: rows that say so."""
+    return tuple(EvaluationResult(e.name, None, None, None, f"not run: {why}") for e in plan.evaluations)
 
 
 def _planned(p: RunPlan, workers: int, built: tuple[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
@@ -272,7 +309,7 @@ def _planned(p: RunPlan, workers: int, built: tuple[str, tuple[str, ...]] | None
                       batch_size=p.scale.batch_size, scale=p.scale.name, num_workers=workers,
                       max_epochs_per_fit=p.scale.max_epochs_per_fit, lr_find_num_it=p.scale.lr_find_num_it,
                       **_split_config(p.data), loss_func=built[0] if built else None,
-                      callbacks=built[1] if built else None),
+                      callbacks=built[1] if built else None, evaluations=tuple(e.name for e in p.evaluations)),
         skipped_files=p.data.skipped_files,
         converted_files=p.data.converted_files,
         dropped_classes=p.data.dropped_classes,
@@ -322,6 +359,14 @@ def _outcome(span: MeasuredSpan, log: RunLog) -> Outcome:
     return Outcome(name=span.name, error_rate=span.final.get("error_rate"), best_error_rate=best_error,
                    best_epoch=best_epoch, wall_s=span.wall_s, samples_per_s=_throughput(epochs),
                    epochs=tuple(epochs))
+
+
+def _error_rate(preds, targets) -> float:
+    """fastai's ``error_rate`` of an evaluation's predictions (1 - accuracy of their argmax), in double precision
+    with the final evaluation's arithmetic (``1 - correct / total``), so equal counts give equal error rates
+    (fastai's metric is a float32 mean)."""
+    correct = int((preds.argmax(dim=-1) == targets).sum())
+    return 1 - correct / len(targets)
 
 
 def _final_evaluation(learn) -> tuple[float | None, list[ConfusedPair]]:
