@@ -11,7 +11,7 @@ import pytest
 from recipebench.suite.progress import LiveProgress, PlannedCase, SuiteClock, duration
 from recipebench.render.session_table import session_report
 from recipebench.record.results import EpochRecord, SkippedCase
-from recipebench.suite.session import NO_NATIVE_BF16
+from recipebench.suite.planning import NO_NATIVE_BF16
 from recipebench.record.store import load_results
 from tests.conftest import REPO, subprocess_env
 from tests.test_bench import bench
