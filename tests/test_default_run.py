@@ -1,6 +1,7 @@
 """The default run respects the user's time: bf16 by what the CPU can do, live progress, resume."""
 from __future__ import annotations
 
+import dataclasses
 import signal
 import subprocess
 import sys
@@ -26,8 +27,8 @@ def test_a_cpu_without_native_bf16_skips_mixed_precision_with_its_reason(smoke_s
     monkeypatch.setattr(smoke_session, "bf16", {**smoke_session.bf16, "native": True})
     assert smoke_session.skip_reason(mixed) is None
     for choice, reason in (("always", None), ("never", "skipped: --cpu-bf16 never")):
-        monkeypatch.setattr(smoke_session, "options", smoke_session.options.__class__(
-            **{**smoke_session.options.__dict__, "cpu_bf16": choice}))
+        options = dataclasses.replace(smoke_session.options, cpu_bf16=choice)  # held by the session's selection
+        monkeypatch.setattr(smoke_session, "selection", dataclasses.replace(smoke_session.selection, options=options))
         assert (smoke_session.skip_reason(mixed) or "").startswith(reason or "")
         assert (smoke_session.skip_reason(mixed) is None) == (reason is None)
 

@@ -9,9 +9,9 @@ everything here is instance state.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from recipebench.api import Arch, PreparedData, Recipe, WeightsFile
+from recipebench.api import Arch, PreparedData, Recipe, Scale, WeightsFile, Workload
 from recipebench.data.cache import default_cache_dir
 from recipebench.record import store
 from recipebench.record.environment import cpu_bf16, git_commit, versions
@@ -25,6 +25,9 @@ from recipebench.suite.resume import find_resumed
 from recipebench.suite.setup_checks import SessionInputs, SetupError, Stage, WorkloadError  # noqa: F401 (its errors)
 from recipebench.train.runner import PreparedRun, RunPlan, prepare
 
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
 
 class BenchSession:
     def __init__(self, options: Options, registry: Registry | None = None,
@@ -35,13 +38,9 @@ class BenchSession:
         share of the session of that id (:mod:`recipebench.suite.executor`): it trains and returns results,
         the session's driver writes them, so the results folder is not this one's to check.
         ``last_resort``: where a result document goes that no folder takes (a full disk): the terminal."""
-        self.options = options
         self.say = say
         self.registry = registry if registry is not None else load_registry(options.plugins_dir)
-        self.selection = Selection.from_options(options, self.registry)
-        self.workload, self.recipes = self.selection.workload, list(self.selection.recipes)
-        self.device, self.scale = self.selection.device, self.selection.scale
-        self.recipe_options = self.selection.recipe_options
+        self.selection = Selection.from_options(options, self.registry)  # the options, every name checked
         if session_id is None:
             check_results_dir(Path(options.results_dir))
         self.cache_dir = Path(options.cache_dir) if options.cache_dir else default_cache_dir()
@@ -55,6 +54,30 @@ class BenchSession:
         self.skipped: list[SkippedCase] = []  # cases that do not run, with why: rows of the session's table
 
     # -- what runs (planning) --
+    @property
+    def options(self) -> Options:
+        return self.selection.options
+
+    @property
+    def workload(self) -> Workload:
+        return self.selection.workload
+
+    @property
+    def recipes(self) -> list[Recipe]:
+        return list(self.selection.recipes)
+
+    @property
+    def scale(self) -> Scale:
+        return self.selection.scale
+
+    @property
+    def device(self) -> torch.device:
+        return self.selection.device
+
+    @property
+    def recipe_options(self) -> Mapping[str, Mapping[str, Any]]:
+        return self.selection.recipe_options
+
     def cases(self) -> list[Case]:
         return self.selection.cases()
 
