@@ -3,14 +3,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from recipebench.record import store
 from recipebench.record.results import RunResult
 from recipebench.suite.identity import CaseIdentity
+from recipebench.suite.options import Options
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recipebench.train.runner import RunPlan
 
 #: Result statuses that a resumed session does not train again: an error may be the machine's, so it reruns.
 FINISHED = ("ok", "diverged")
+
+
+def case_identity(plan: RunPlan, options: Options) -> CaseIdentity:
+    """What must match for a finished result to stand for the case ``plan`` trains under ``options``."""
+    return CaseIdentity.from_plan(plan, options.executor, options.cases_per_node)
 
 
 @dataclass(frozen=True)

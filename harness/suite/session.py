@@ -17,16 +17,17 @@ from recipebench.record import store
 from recipebench.record.environment import cpu_bf16, git_commit, versions
 from recipebench.record.results import RunResult, SkippedCase
 from recipebench.registry import Registry, load_registry
-from recipebench.suite.identity import CaseIdentity
 from recipebench.suite.options import Options
 from recipebench.suite.planning import Case, Selection
 from recipebench.suite.recording import Recorder, Saved, check_results_dir, fallback_dirs, to_stderr
-from recipebench.suite.resume import find_resumed
-from recipebench.suite.setup_checks import SessionInputs, SetupError, Stage, WorkloadError  # noqa: F401 (its errors)
-from recipebench.train.runner import PreparedRun, RunPlan, prepare
+from recipebench.suite.resume import case_identity, find_resumed
+from recipebench.suite.setup_checks import SessionInputs, SetupError, Stage, WorkloadError, prepare_run  # noqa: F401
+from recipebench.train.runner import PreparedRun, RunPlan
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+
+    from recipebench.suite.identity import CaseIdentity
 
 
 class BenchSession:
@@ -100,8 +101,7 @@ class BenchSession:
 
     def identity(self, recipe_name: str, seed: int) -> CaseIdentity:
         """What must match for a finished result to stand for this case."""
-        return CaseIdentity.from_plan(self.plan(recipe_name, seed), self.options.executor,
-                                      self.options.cases_per_node)
+        return case_identity(self.plan(recipe_name, seed), self.options)
 
     # -- set-up checks --
     def data(self, progress: Callable[[int, int, str], None] | None = None) -> PreparedData:
@@ -121,27 +121,11 @@ class BenchSession:
         self.inputs.check(recipe_names, warm_up_here, setup)
 
     def prepare(self, recipe_name: str, seed: int, progress=None) -> PreparedRun:
-        """The run prepared: data, weights and Learner ready; ``progress`` (the live display, a
-        :class:`~recipebench.train.runner.RunObserver`) is told it starts and follows its epochs. Problems
-        raise :class:`SetupError` naming the recipe and the file or option at fault."""
-        from recipebench.data.checks import DataError
-        from recipebench.train.learner import WeightsError
-
+        """The run prepared: data, weights and Learner ready; ``progress`` (the live display) is told it
+        starts and follows its epochs (:func:`~recipebench.suite.setup_checks.prepare_run`)."""
         if progress is not None:
             progress.start_case(recipe_name, seed)
-        plan = self.plan(recipe_name, seed)
-        try:
-            return prepare(plan, observer=progress)
-        except (WeightsError, DataError, OSError) as exc:
-            used = "none" if plan.recipe.weights == "none" else self.options.weights
-            raise SetupError(f"recipe {recipe_name} ({plan.arch.name}, weights {used}): {exc}") \
-                from exc
-        except RuntimeError as exc:
-            if type(exc).__name__ != "OutOfMemoryError":  # torch.OutOfMemoryError: the device is too small
-                raise
-            raise SetupError(f"recipe {recipe_name}: {self.device} ran out of memory building the Learner "
-                             f"({plan.arch.name}, batch size {self.scale.batch_size}); try a smaller --scale") \
-                from exc
+        return prepare_run(self.plan(recipe_name, seed), self.options.weights, progress)
 
     # -- the session's folder, resume and recording --
     @property

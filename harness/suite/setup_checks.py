@@ -12,6 +12,7 @@ from recipebench.suite.options import UsageError
 from recipebench.suite.planning import Selection
 from recipebench.train import weights as weights_mod
 from recipebench.train.measure import warm_up
+from recipebench.train.runner import PreparedRun, RunPlan, prepare
 
 #: A stage of the set-up: its name as the set-up's progress shows it, and what it does.
 Stage = tuple[str, Callable[[], Any]]
@@ -127,3 +128,23 @@ class SessionInputs:
         sources = ", ".join(["none", "imagenet[:VERSION]", *data.weight_sources, "PATH"])
         raise UsageError(f"--weights {asked!r}: not a file, and workload {self.selection.workload.name!r} "
                          f"offers no such weight source (choose from: {sources})")
+
+
+def prepare_run(plan: RunPlan, weights_option: str, progress=None) -> PreparedRun:
+    """The run of ``plan`` prepared: data, weights and Learner ready, ``progress`` (a
+    :class:`~recipebench.train.runner.RunObserver`) following it. Problems with them raise :class:`SetupError`
+    naming the recipe and the file or option at fault (``weights_option``: --weights)."""
+    from recipebench.data.checks import DataError
+    from recipebench.train.learner import WeightsError
+
+    name = plan.recipe.name
+    try:
+        return prepare(plan, observer=progress)
+    except (WeightsError, DataError, OSError) as exc:
+        used = "none" if plan.recipe.weights == "none" else weights_option
+        raise SetupError(f"recipe {name} ({plan.arch.name}, weights {used}): {exc}") from exc
+    except RuntimeError as exc:
+        if type(exc).__name__ != "OutOfMemoryError":  # torch.OutOfMemoryError: the device is too small
+            raise
+        raise SetupError(f"recipe {name}: {plan.device} ran out of memory building the Learner "
+                         f"({plan.arch.name}, batch size {plan.scale.batch_size}); try a smaller --scale") from exc
