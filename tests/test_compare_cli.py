@@ -12,7 +12,7 @@ import pytest
 
 from recipebench import commands as cli
 from recipebench.record import store
-from recipebench.suite.pytest_plugin import extra_info
+from recipebench.suite.recording import extra_info
 from recipebench.record.results import RunResult
 from tests.conftest import REPO
 

@@ -1,6 +1,7 @@
 """The default run respects the user's time: bf16 by what the CPU can do, live progress, resume."""
 from __future__ import annotations
 
+import dataclasses
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import pytest
 from recipebench.suite.progress import LiveProgress, PlannedCase, SuiteClock, duration
 from recipebench.render.session_table import session_report
 from recipebench.record.results import EpochRecord, SkippedCase
-from recipebench.suite.session import NO_NATIVE_BF16
+from recipebench.suite.planning import NO_NATIVE_BF16
 from recipebench.record.store import load_results
 from tests.conftest import REPO, subprocess_env
 from tests.test_bench import bench
@@ -26,8 +27,8 @@ def test_a_cpu_without_native_bf16_skips_mixed_precision_with_its_reason(smoke_s
     monkeypatch.setattr(smoke_session, "bf16", {**smoke_session.bf16, "native": True})
     assert smoke_session.skip_reason(mixed) is None
     for choice, reason in (("always", None), ("never", "skipped: --cpu-bf16 never")):
-        monkeypatch.setattr(smoke_session, "options", smoke_session.options.__class__(
-            **{**smoke_session.options.__dict__, "cpu_bf16": choice}))
+        options = dataclasses.replace(smoke_session.options, cpu_bf16=choice)  # held by the session's selection
+        monkeypatch.setattr(smoke_session, "selection", dataclasses.replace(smoke_session.selection, options=options))
         assert (smoke_session.skip_reason(mixed) or "").startswith(reason or "")
         assert (smoke_session.skip_reason(mixed) is None) == (reason is None)
 

@@ -12,7 +12,7 @@ import torch
 from recipebench import Recipe
 from recipebench.data import datablock as data
 from recipebench.train import measure as measure_mod
-from recipebench.suite import session as session_mod
+from recipebench.suite import setup_checks
 from recipebench.record.environment import resolve_device
 from recipebench.train.measure import PeakMemory
 from recipebench.plugins import folder, pets, synthetic
@@ -89,9 +89,9 @@ def test_cuda_device_carries_its_index(fake_cuda):
 
 def test_the_session_warms_up_once_per_arch_and_precision_before_any_case(smoke_session, monkeypatch):
     seen = []
-    monkeypatch.setattr(session_mod, "warm_up",
+    monkeypatch.setattr(setup_checks, "warm_up",
                         lambda device, models, bs, size: seen.append([p for _, p in models]) or 0.5)
-    monkeypatch.setattr(smoke_session, "warm_up_s", None)
+    monkeypatch.setattr(smoke_session.inputs, "warm_up_s", None)
     smoke_session.check_setup(["baseline", "resnet50_fp32", "resnet50_mixed_precision", "lr_find_tuned"])
     smoke_session.check_setup(["baseline"])
     assert seen == [["fp32", "fp32", "mixed"]]  # resnet18 fp32, resnet50 fp32 and mixed; once

@@ -57,3 +57,18 @@ def test_bad_values(tmp_path):
     for bad in ("sideways", "random:x", "folders:", "folders:a/b"):
         with pytest.raises(UsageError, match=f"--split '{bad}': choose auto, random, folders or folders:NAME"):
             Options(split=bad)
+
+
+def test_the_option_table_and_options_are_one_definition():
+    """Every row of OPTION_TABLE is a field of Options and every field a row; a row's default is the field's."""
+    import dataclasses
+
+    from recipebench.suite.options import OPTION_TABLE
+
+    defaults = Options()
+    fields = [f.name for f in dataclasses.fields(Options)]
+    dests = [dest for _flag, dest, *_ in OPTION_TABLE]
+    assert dests == fields  # same names, same order (the options table in the docs follows it)
+    for _flag, dest, _help, _parse, default in OPTION_TABLE:
+        assert default == getattr(defaults, dest), f"--{dest}: OPTION_TABLE says {default!r}, Options another"
+    assert from_values({}) == defaults

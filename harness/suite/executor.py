@@ -52,9 +52,10 @@ class LocalExecutor:
     def submit(self, session, cases) -> None:
         """Nothing to do ahead: each case is prepared when its test runs."""
 
-    def case(self, session, recipe: str, seed: int):
-        """The case prepared here (a :class:`~recipebench.train.runner.PreparedRun`), ready to train."""
-        return session.prepare(recipe, seed)
+    def case(self, session, recipe: str, seed: int, progress=None):
+        """The case prepared here (a :class:`~recipebench.train.runner.PreparedRun`), ready to train;
+        ``progress`` (the live display) follows it."""
+        return session.prepare(recipe, seed, progress)
 
     def close(self, session) -> list[RunResult]:
         return []
@@ -132,7 +133,8 @@ class RayExecutor:
                      "each other's timings (each result records it)")
         return line
 
-    def case(self, session, recipe: str, seed: int) -> RemoteCase:
+    def case(self, session, recipe: str, seed: int, progress=None) -> RemoteCase:
+        """The case's task (the live display follows it once its result arrives: it trains elsewhere)."""
         return self.cases[(recipe, seed)]
 
     def close(self, session) -> list[RunResult]:

@@ -1,16 +1,17 @@
 """A case's identity: everything that must match for a finished result to stand for a case of this session.
 
 ``--resume`` takes a finished result instead of training its case again only when
-:meth:`CaseIdentity.from_result` of the document equals :meth:`CaseIdentity.from_plan` of the case: one
-definition, read from both sides. :data:`IN_IDENTITY` and :data:`NOT_IN_IDENTITY` say, for every session
-option, which fields carry it or why it is not there (a test holds every option to one of them).
+:meth:`CaseIdentity.from_result` of the document equals :meth:`CaseIdentity.from_plan` of the case: both
+read their facts and build the identity with one function, :meth:`CaseIdentity.of`. :data:`IN_IDENTITY`
+and :data:`NOT_IN_IDENTITY` say, for every session option, which fields carry it or why it is not there (a
+test holds every option to one of them).
 """
 from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from recipebench.data.datablock import labelling, split_description, training_split
 
@@ -48,21 +49,40 @@ class CaseIdentity:
     evaluations: tuple[str, ...] = ()  # the registered evaluations run on its weights (--evaluate), in order
 
     @classmethod
+    def of(cls, *, recipe: str, seed: int, workload: str, workload_fingerprint: str, labels: str | None, split: str,
+           dropped_classes: Iterable[str], scale: str, device: str, host: str, device_name: str, executor_kind: str,
+           cases_per_node: int | None, arch: str, weights_sha256: str | None, recipe_options: Mapping[str, Any],
+           precision_requested: str, deterministic: bool | None, versions: Mapping[str, str | None],
+           evaluations: Iterable[str] = ()) -> CaseIdentity:
+        """The one definition of a case's identity, from what a plan (:meth:`from_plan`) or a result document
+        (:meth:`from_result`) says of it: where it trained (:func:`machine`), the cases at once on a node
+        (counted on Ray CPUs only: it changes nothing elsewhere), the recipe options sorted, the versions of
+        :data:`VERSIONS` only."""
+        return cls(
+            recipe=recipe, seed=seed, workload=workload, workload_fingerprint=workload_fingerprint, labels=labels,
+            split=split, dropped_classes=tuple(dropped_classes), scale=scale, device=device,
+            machine=machine(executor_kind, host, device_name),
+            cases_per_node=cases_per_node if executor_kind != LOCAL and device == "cpu" else None,
+            arch=arch, weights_sha256=weights_sha256, recipe_options=tuple(sorted(recipe_options.items())),
+            precision_requested=precision_requested,
+            deterministic=None if deterministic is None else bool(deterministic),
+            versions=tuple((k, versions.get(k)) for k in VERSIONS), evaluations=tuple(evaluations))
+
+    @classmethod
     def from_plan(cls, plan: RunPlan, executor: str, cases_per_node: int) -> CaseIdentity:
         """The identity of the case ``plan`` trains, under ``executor`` (--executor) with ``cases_per_node``."""
         from recipebench.record.environment import device_name
 
-        kind = LOCAL if executor == LOCAL else "ray"
         data = plan.data
-        return cls(
+        return cls.of(
             recipe=plan.recipe.name, seed=plan.seed, workload=plan.workload, workload_fingerprint=data.fingerprint,
             labels=labelling(data), split=split_description(training_split(data)),
-            dropped_classes=tuple(data.dropped_classes), scale=plan.scale.name, device=plan.device.type,
-            machine=machine(kind, socket.gethostname(), device_name(plan.device)),
-            cases_per_node=cases_per_node if kind != LOCAL and plan.device.type == "cpu" else None,
+            dropped_classes=data.dropped_classes, scale=plan.scale.name, device=plan.device.type,
+            host=socket.gethostname(), device_name=device_name(plan.device),
+            executor_kind=LOCAL if executor == LOCAL else "ray", cases_per_node=cases_per_node,
             arch=plan.arch.name, weights_sha256=plan.weights.sha256 if plan.weights else None,
-            recipe_options=tuple(sorted(plan.recipe_options.items())), precision_requested=plan.recipe.precision,
-            deterministic=bool(plan.deterministic), versions=tuple((k, plan.versions.get(k)) for k in VERSIONS),
+            recipe_options=plan.recipe_options, precision_requested=plan.recipe.precision,
+            deterministic=bool(plan.deterministic), versions=plan.versions,
             evaluations=tuple(e.name for e in plan.evaluations))
 
     @classmethod
@@ -70,20 +90,15 @@ class CaseIdentity:
         """The identity of the case ``result`` ran, as its document records it."""
         env = result.environment
         node = env.get("executor") if isinstance(env.get("executor"), Mapping) else {}
-        kind = node.get("kind", LOCAL)
-        deterministic = env.get("deterministic_algorithms")
-        return cls(
+        return cls.of(
             recipe=result.recipe, seed=result.seed, workload=result.workload,
             workload_fingerprint=result.workload_fingerprint, labels=result.config.labels, split=result.config.split,
-            dropped_classes=tuple(result.dropped_classes), scale=result.scale, device=result.device,
-            machine=machine(kind, str(env.get("host")), result.device_name),
-            cases_per_node=node.get("cases_per_node") if kind != LOCAL and result.device == "cpu" else None,
-            arch=result.config.arch, weights_sha256=result.weights.sha256,
-            recipe_options=tuple(sorted(result.recipe_options.items())),
-            precision_requested=result.precision_requested,
-            deterministic=None if deterministic is None else bool(deterministic),
-            versions=tuple((k, result.versions.get(k)) for k in VERSIONS),
-            evaluations=tuple(result.config.evaluations))
+            dropped_classes=result.dropped_classes, scale=result.scale, device=result.device,
+            host=str(env.get("host")), device_name=result.device_name, executor_kind=node.get("kind", LOCAL),
+            cases_per_node=node.get("cases_per_node"), arch=result.config.arch,
+            weights_sha256=result.weights.sha256, recipe_options=result.recipe_options,
+            precision_requested=result.precision_requested, deterministic=env.get("deterministic_algorithms"),
+            versions=result.versions, evaluations=result.config.evaluations)
 
 
 def machine(executor_kind: str, host: str, device_name: str) -> str:

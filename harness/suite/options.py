@@ -1,7 +1,7 @@
 """The session's options, shared by the pytest plugin and the command line, with clear usage errors."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
@@ -144,13 +144,13 @@ class Options:
     executor: str = "local"
     #: Ray on CPUs: how many cases train at once on one node (each with the node's CPUs / this many).
     cases_per_node: int = 1
+    #: Registered evaluations run on every case's final weights (and each outcome's) besides the plain
+    #: validation, e.g. ("tta",); none by default, so the default suite's time does not grow.
+    evaluations: tuple[str, ...] = ()
     #: --output NAME: outputs written at the end besides the default ones; ``no:NAME`` leaves a default out
     #: (:mod:`recipebench.suite.outputs`).
     outputs: tuple[str, ...] = ()
     output_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # --output-option NAME.KEY=VALUE
-    #: Registered evaluations run on every case's final weights (and each outcome's) besides the plain
-    #: validation, e.g. ("tta",); none by default, so the default suite's time does not grow.
-    evaluations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.scale is not None and self.scale not in SCALE_NAMES:
@@ -189,59 +189,69 @@ class Options:
                 raise UsageError(f"--label-re {self.label_re!r}: needs exactly one group (the label), has {pattern.groups}")
 
 
-#: (flag, dest, help, type-parser, default) for every option; pytest and argparse both use this.
-OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...] = (
-    ("--workload", "workload", "workload to train on (default: synthetic; recipebench list shows them all)", str,
-     "synthetic"),
-    ("--scale", "scale", "smoke | quick | full (default: quick on CPU, full on CUDA)", str, None),
-    ("--seeds", "seeds", "number of seeds (3 -> 0,1,2) or a list (0,5,7); default 1", parse_seeds, "1"),
-    ("--recipe", "recipes", "run only this recipe (repeatable; default: all of --suite)", str, None),
+#: (flag, dest, help, type-parser) for every field of :class:`Options`, in its order; pytest and argparse both
+#: make their flags from :data:`OPTION_TABLE`.
+_FLAGS_OF_OPTIONS: tuple[tuple[str, str, str, Callable[[str], Any] | None], ...] = (
+    ("--workload", "workload", "workload to train on (default: synthetic; recipebench list shows them all)", str),
+    ("--scale", "scale", "smoke | quick | full (default: quick on CPU, full on CUDA)", str),
+    ("--seeds", "seeds", "number of seeds (3 -> 0,1,2) or a list (0,5,7); default 1", parse_seeds),
+    ("--recipe", "recipes", "run only this recipe (repeatable; default: all of --suite)", str),
     ("--suite", "suite", "chapter | next_chapter | all: without --recipe, the recipes of this suite (default "
-     "chapter, the pet-breeds chapter's)", str, CHAPTER_SUITE),
-    ("--device", "device", "auto | cpu | cuda (default auto)", str, "auto"),
-    ("--results-dir", "results_dir", "where result JSON documents go (default results/)", Path, "results"),
-    ("--plugins-dir", "plugins_dir", "also load every *.py plugin in this folder", Path, None),
+     "chapter, the pet-breeds chapter's)", str),
+    ("--device", "device", "auto | cpu | cuda (default auto)", str),
+    ("--results-dir", "results_dir", "where result JSON documents go (default results/)", Path),
+    ("--plugins-dir", "plugins_dir", "also load every *.py plugin in this folder", Path),
     ("--cache-dir", "cache_dir", "generated data and weights cache (default $RECIPEBENCH_CACHE or the user cache)",
-     Path, None),
-    ("--data-dir", "data_dir", "use this image folder (Pets layout) instead of the workload's own source", Path, None),
-    ("--label-re", "label_re", "regex with one group giving the label from a file name", str, None),
+     Path),
+    ("--data-dir", "data_dir", "use this image folder (Pets layout) instead of the workload's own source", Path),
+    ("--label-re", "label_re", "regex with one group giving the label from a file name", str),
     ("--labels", "labels", "without --label-re, the class of an image is its top-level folder (top, any depth below "
-     "it; default) or its own folder (parent, fastai's parent_label)", str, None),
+     "it; default) or its own folder (parent, fastai's parent_label)", str),
     ("--split", "split", "auto | random | folders | folders:NAME -- auto (default): a folder's own train/ + valid/ "
-     "(or val/) split when it has one, else RandomSplitter(valid_pct=0.2, seed=42)", str, "auto"),
+     "(or val/) split when it has one, else RandomSplitter(valid_pct=0.2, seed=42)", str),
     ("--drop-small-classes", "drop_small_classes", "leave out classes too small to train (fewer than "
-     f"{MIN_CLASS_IMAGES} images, or none in training) instead of stopping", None, False),
-    ("--arch", "arch", "architecture for ordinary recipes (default: the scale's)", str, None),
-    ("--deep-arch", "deep_arch", "architecture for recipes that ask for the deeper one (default: the scale's)", str,
-     None),
-    ("--weights", "weights", "auto | none | imagenet[:VERSION] | a weight source | PATH to a state dict (default auto)", str,
-     "auto"),
-    ("--recipe-option", "recipe_options", "RECIPE.KEY=VALUE, a recipe's option (repeatable)", str, None),
+     f"{MIN_CLASS_IMAGES} images, or none in training) instead of stopping", None),
+    ("--arch", "arch", "architecture for ordinary recipes (default: the scale's)", str),
+    ("--deep-arch", "deep_arch", "architecture for recipes that ask for the deeper one (default: the scale's)", str),
+    ("--weights", "weights", "auto | none | imagenet[:VERSION] | a weight source | PATH to a state dict (default "
+     "auto)", str),
+    ("--recipe-option", "recipe_options", "RECIPE.KEY=VALUE, a recipe's option (repeatable)", str),
     ("--deterministic", "deterministic", "deterministic cuDNN and torch algorithms: repeatable GPU runs, slower "
-     "(default off, as in the chapter; CPU runs repeat exactly either way)", None, False),
+     "(default off, as in the chapter; CPU runs repeat exactly either way)", None),
     ("--cpu-bf16", "cpu_bf16", "auto | always | never: on a CPU, run the mixed-precision (bf16) recipes only where "
      "the CPU has native bfloat16 kernels (auto, the default; elsewhere bf16 is about 20x slower), always, or never",
-     str, "auto"),
+     str),
     ("--resume", "resume", "skip the cases already finished with this configuration in --results-dir (after an "
-     "interrupted suite); the session continues in that session's folder", None, False),
+     "interrupted suite); the session continues in that session's folder", None),
     ("--reference", "reference", "the recipe (or RECIPE > OUTCOME) the table ranks every row against "
-     "(default: baseline)", str, None),
+     "(default: baseline)", str),
     ("--target-error", "target_error", "time to target: epochs and wall s until the validation error_rate first "
-     "reaches this (default: the reference's mean final error_rate)", parse_target_error, None),
+     "reaches this (default: the reference's mean final error_rate)", parse_target_error),
     ("--executor", "executor", "local | ray | auto | ray://HOST:PORT -- where the cases train: here one after "
      "another (local, the default), or as Ray tasks on a local Ray instance (ray), on this machine's cluster (auto) "
-     "or on the cluster at an address (needs pip install -e '.[ray]')", str, "local"),
+     "or on the cluster at an address (needs pip install -e '.[ray]')", str),
     ("--cases-per-node", "cases_per_node", "with --executor ray on CPUs: cases that train at once on one node, each "
      "with its share of the node's CPUs (default 1: one case at a time using all of them; more distort each other's "
-     "timings, and the results say so)", _positive_int, 1),
+     "timings, and the results say so)", _positive_int),
     ("--evaluate", "evaluations", "also evaluate every case's final weights (and each outcome's) this way, timed apart "
      "from the training, as a row RECIPE > NAME: tta (test-time augmentation) or another registered evaluation "
-     "(repeatable; default none)", str, None),
+     "(repeatable; default none)", str),
     ("--output", "outputs", "also write this output at the end (repeatable; recipebench list shows them: e.g. "
-     "summary.csv, mlflow, tensorboard); no:NAME leaves out a default one (summary.md, epochs.png)", str, None),
+     "summary.csv, mlflow, tensorboard); no:NAME leaves out a default one (summary.md, epochs.png)", str),
     ("--output-option", "output_options", "OUTPUT.KEY=VALUE, an output's option (repeatable), e.g. "
-     "mlflow.tracking_uri=sqlite:///mlflow.db", str, None),
+     "mlflow.tracking_uri=sqlite:///mlflow.db", str),
 )
+
+
+def _default(dest: str) -> Any:
+    """The default of the option ``dest``: its :class:`Options` field's (the one definition of it)."""
+    f = Options.__dataclass_fields__[dest]
+    return f.default_factory() if f.default is MISSING else f.default
+
+
+#: (flag, dest, help, type-parser, default) for every option, the defaults those of :class:`Options`.
+OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...] = tuple(
+    (flag, dest, help_text, parse, _default(dest)) for flag, dest, help_text, parse in _FLAGS_OF_OPTIONS)
 #: The options that only shape the session table: `recipebench table` takes them too.
 TABLE_OPTIONS = ("reference", "target_error")
 REPEATABLE = ("recipes", "recipe_options", "evaluations", "outputs", "output_options")
@@ -252,7 +262,7 @@ FLAGS = ("drop_small_classes", "deterministic", "resume")
 def from_values(values: Mapping[str, Any]) -> Options:
     """Options from parsed flag values (missing or None values take the defaults)."""
     kw: dict[str, Any] = {}
-    for _flag, dest, _help, parse, default in OPTION_TABLE:
+    for _flag, dest, _help, parse, _default in OPTION_TABLE:
         value = values.get(dest)
         if dest in REPEATABLE:
             value = tuple(value or ())
@@ -260,8 +270,6 @@ def from_values(values: Mapping[str, Any]) -> Options:
             kw[dest] = parse_items(value) if parse_items else value
             continue
         if value is None:
-            value = default
-        if value is None:
-            continue
+            continue  # the default: the Options field's
         kw[dest] = parse(value) if parse is not None and isinstance(value, str) else value
     return Options(**kw)

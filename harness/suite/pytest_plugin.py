@@ -16,16 +16,19 @@ from recipebench.render import session_table as render
 from recipebench.record import store
 from recipebench.suite import outputs
 from recipebench.suite.executor import RemoteCase, make_executor
+from recipebench.record.atomic import atomic_write
 from recipebench.suite.options import FLAGS, OPTION_TABLE, REPEATABLE, UsageError, from_values
 from recipebench.registry import PluginError
 from recipebench.record.results import RunResult, SkippedCase
-from recipebench.suite.session import BenchSession, SetupError, to_stderr
-from recipebench.record.store import EXTRA_INFO_KEY
+from recipebench.suite.recording import to_stderr
+from recipebench.suite.running import SuiteCase
+from recipebench.suite.session import BenchSession, SetupError
 
 SESSION_KEY = pytest.StashKey[BenchSession]()
 TERMINAL_KEY = pytest.StashKey[Any]()
 EXECUTOR_KEY = pytest.StashKey[Any]()
 OUTPUTS_KEY = pytest.StashKey[Any]()  # the outputs written at the end (recipebench.suite.outputs.Chosen)
+PROGRESS_KEY = pytest.StashKey[Any]()  # the live display (LiveProgress), once the plan is shown; each case gets it
 SIGTERM_KEY = pytest.StashKey[Any]()  # the SIGTERM handler before the suite's, put back at the end
 _DEST_PREFIX = "recipebench_"
 #: Markers every case gets from its recipe, so `-m "not mixed_precision"` or `-m deep` select cases.
@@ -190,9 +193,10 @@ def _start_progress(config: pytest.Config, bench: BenchSession, to_run, skips) -
     from recipebench.suite.progress import LiveProgress
 
     terminal = _terminal(config)
-    bench.progress = LiveProgress(bench.suite_clock(to_run), terminal)
+    progress = LiveProgress(bench.selection.suite_clock(to_run, bench.data()), terminal)
+    config.stash[PROGRESS_KEY] = progress
     said = [f"{name} seed {seed}: {reason}" for (name, seed), reason in skips.items()]
-    terminal.lines(bench.progress.plan_lines(f"{bench.device_label()}, {bench.scale.name} scale", said))
+    terminal.lines(progress.plan_lines(f"{bench.selection.device_label()}, {bench.scale.name} scale", said))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -236,59 +240,16 @@ def bench_session(request: pytest.FixtureRequest) -> BenchSession:
 
 
 @pytest.fixture
-def recipe_run(request: pytest.FixtureRequest, bench_session: BenchSession, recipe_case):
-    """The run for this test's recipe x seed, prepared (data, weights, Learner) but not yet trained."""
+def recipe_run(request: pytest.FixtureRequest, bench_session: BenchSession, recipe_case) -> SuiteCase:
+    """This test's recipe x seed: its run prepared (data, weights, Learner) but not yet trained, or its
+    remote task; with the session and the live display (:func:`recipebench.suite.running.run_and_record`)."""
     recipe, seed = recipe_case
+    progress = request.config.stash.get(PROGRESS_KEY, None)
     try:
-        return request.config.stash[EXECUTOR_KEY].case(bench_session, recipe, seed)
+        run = request.config.stash[EXECUTOR_KEY].case(bench_session, recipe, seed, progress)
     except (SetupError, UsageError) as exc:  # data, weights, device: one line, no traceback
         pytest.exit(f"recipebench: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
-
-
-def run_case(benchmark, bench_session: BenchSession, recipe_run) -> RunResult:
-    """Train the case and return its result, pytest-benchmark given the result's ``wall_s`` as its time:
-    the recipe's own stopwatch, less the harness's work inside it (outcome saves), so both tables show one
-    number. Its timer around ``train`` would also count the memory meter's set-up (a garbage collection,
-    the peak reset) and those saves. For a case that trained elsewhere, the ``wall_s`` its worker measured
-    (the time spent waiting for it is not the run's)."""
-    if not isinstance(recipe_run, RemoteCase):
-        benchmark.pedantic(recipe_run.train, rounds=1, iterations=1)
-        result = recipe_run.finish()
-        _give_time(benchmark, result.wall_s)
-        return result
-    result = recipe_run.result()
-    if bench_session.progress is not None:
-        bench_session.progress.start_case(result.recipe, result.seed)
-    if recipe_run.measured:  # a worker whose task died measured nothing: no timing row
-        report_measured(benchmark, result.wall_s)
-    return result
-
-
-def report_measured(benchmark, seconds: float) -> None:
-    """Give pytest-benchmark one round of ``seconds``, measured elsewhere, as the benchmark's time: it times
-    a no-op and the round's duration is replaced by the measured one."""
-    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
-    _give_time(benchmark, seconds)
-
-
-def _give_time(benchmark, seconds: float) -> None:
-    """Make ``seconds`` the duration of the benchmark's one round (its stats are computed from ``stats.data``
-    when read). Where benchmarks are disabled there is nothing to give."""
-    if benchmark.stats is not None:
-        benchmark.stats.stats.data[:] = [seconds]
-
-
-def extra_info(result, path: Path | None) -> dict:
-    """What pytest-benchmark stores with the benchmark: headline figures and the whole document."""
-    return {
-        "recipe": result.recipe, "seed": result.seed, "status": result.status, "error_rate": result.error_rate,
-        "best_error_rate": result.best_error_rate, "best_epoch": result.best_epoch, "wall_s": result.wall_s,
-        "samples_per_s": result.samples_per_s, "peak_memory_bytes": result.peak_memory_bytes,
-        "precision": result.precision, "device": result.device,
-        "result_file": None if path is None else str(path),
-        "timed_on": result.ran_on,  # where the benchmark's time was measured (a remote worker's own clock)
-        EXTRA_INFO_KEY: result.to_dict(),
-    }
+    return SuiteCase(bench_session, run, progress)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
