@@ -35,6 +35,8 @@ from importlib.metadata import version as _distribution_version
 from recipebench.api import (
     Arch,
     FolderSplit,
+    Metric,
+    MetricSpec,
     Option,
     PreparedData,
     Recipe,
@@ -60,6 +62,8 @@ __all__ = [
     "PETS_LABEL_RE",
     "Arch",
     "FolderSplit",
+    "Metric",
+    "MetricSpec",
     "Option",
     "PreparedData",
     "PretrainSettings",

@@ -17,7 +17,7 @@ import importlib.metadata
 import importlib.util
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Generic, Mapping, TypeVar
@@ -25,10 +25,11 @@ from typing import Generic, Mapping, TypeVar
 import pluggy
 
 from recipebench import hookspecs
-from recipebench.api import HOOK_NAMESPACE, Arch, Recipe, Workload
+from recipebench.api import HOOK_NAMESPACE, Arch, Metric, Recipe, Workload
 
 #: Built-in plugins, registered exactly as outside plugins are.
 BUILTIN_PLUGINS = (
+    "recipebench.plugins.metrics",
     "recipebench.plugins.archs",
     "recipebench.plugins.synthetic",
     "recipebench.plugins.pets",
@@ -46,7 +47,7 @@ BUILTIN_PLUGINS = (
     "recipebench.plugins.progressive_resizing",
 )
 
-T = TypeVar("T", Recipe, Workload, Arch)
+T = TypeVar("T", Recipe, Workload, Arch, Metric)
 
 
 class PluginError(Exception):
@@ -54,11 +55,11 @@ class PluginError(Exception):
 
 
 class DuplicateNameError(PluginError):
-    """Two plugins registered the same recipe, workload or arch name."""
+    """Two plugins registered the same recipe, workload, arch or metric name."""
 
 
 class UnknownNameError(KeyError):
-    """A recipe, workload or arch name that no plugin registered."""
+    """A recipe, workload, arch or metric name that no plugin registered."""
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])
@@ -80,7 +81,7 @@ class BoundRegister(Generic[T]):
         self._kind, self._plugin, self._origin, self._into = kind, plugin, origin, into
 
     def __call__(self, item: T) -> T:
-        expected = {"recipe": Recipe, "workload": Workload, "arch": Arch}[self._kind]
+        expected = {"recipe": Recipe, "workload": Workload, "arch": Arch, "metric": Metric}[self._kind]
         if not isinstance(item, expected):
             raise PluginError(
                 f"plugin {self._plugin!r} registered {item!r} as a {self._kind}; expected a {expected.__name__}"
@@ -102,6 +103,8 @@ class Registry:
     recipes: Mapping[str, Registered[Recipe]]
     workloads: Mapping[str, Registered[Workload]]
     archs: Mapping[str, Registered[Arch]]
+    #: In registration order: the built-in plugin's first (error_rate, valid_loss, top_5_error).
+    metrics: Mapping[str, Registered[Metric]] = field(default_factory=lambda: MappingProxyType({}))
 
     def recipe(self, name: str) -> Recipe:
         return _lookup(self.recipes, "recipe", name)
@@ -111,6 +114,14 @@ class Registry:
 
     def arch(self, name: str) -> Arch:
         return _lookup(self.archs, "arch", name)
+
+    def metric(self, name: str) -> Metric:
+        return _lookup(self.metrics, "metric", name)
+
+    @property
+    def all_metrics(self) -> tuple[Metric, ...]:
+        """Every registered metric, in registration order."""
+        return tuple(r.item for r in self.metrics.values())
 
 
 def _lookup(table: Mapping[str, Registered[T]], kind: str, name: str) -> T:
@@ -194,8 +205,9 @@ def _origin(name: str, plugin: object) -> str:
 
 def build_registry(pm: pluggy.PluginManager) -> Registry:
     """Call each ``recipebench_add_*`` hook once per plugin, with a ``register`` bound to that plugin."""
-    tables: dict[str, dict[str, Registered]] = {"arch": {}, "workload": {}, "recipe": {}}
-    hooks = {"arch": "recipebench_add_archs", "workload": "recipebench_add_workloads", "recipe": "recipebench_add_recipes"}
+    tables: dict[str, dict[str, Registered]] = {"metric": {}, "arch": {}, "workload": {}, "recipe": {}}
+    hooks = {"metric": "recipebench_add_metrics", "arch": "recipebench_add_archs",
+             "workload": "recipebench_add_workloads", "recipe": "recipebench_add_recipes"}
     plugins = pm.list_name_plugin()
     for kind, hook_name in hooks.items():
         for name, plugin in plugins:
@@ -211,6 +223,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
         recipes=MappingProxyType(tables["recipe"]),
         workloads=MappingProxyType(tables["workload"]),
         archs=MappingProxyType(tables["arch"]),
+        metrics=MappingProxyType(tables["metric"]),
     )
 
 

@@ -18,7 +18,7 @@ from recipebench.record.results import Outcome
 from recipebench.analysis.stats import holm, paired
 from recipebench.analysis.timetotarget import CLOCK_EPOCHS, CLOCK_RECIPE, TimeSummary, TimeToTarget, time_to_target
 from tests.fake_results import fake_epochs as epochs
-from tests.fake_results import make_result
+from tests.fake_results import fake_outcome, make_result
 
 
 def session(seeds=(0, 1, 2)):
@@ -77,7 +77,7 @@ def test_a_missing_reference_is_a_note_and_another_can_be_chosen():
 
 
 def test_sub_results_are_ranked_too():
-    arm = Outcome("arm", 0.2, 0.2, 2, 30.0, 80.0, epochs([0.5, 0.2]))
+    arm = fake_outcome("arm", 0.2, 0.2, 2, 30.0, 80.0, epochs([0.5, 0.2]))
     contrast = [dataclasses.replace(make_result("contrast", s, error_rate=0.25, wall_s=50.0, epochs=epochs([0.3])),
                                     outcomes=(arm,)) for s in (0, 1, 2)]
     ranked = ranking.rank(session() + contrast)

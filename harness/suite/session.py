@@ -365,7 +365,8 @@ class BenchSession:
                        data=self.data(), scale=self.scale, arch=arch, seed=seed,
                        weights=None if recipe.weights == "none" else self.weights_for(arch),
                        device=self.device, session_id=self.session_id, code_state=self.code_state,
-                       versions=self.versions, deterministic=self.options.deterministic)
+                       versions=self.versions, deterministic=self.options.deterministic,
+                       metrics=self.registry.all_metrics)
 
     def prepare(self, recipe_name: str, seed: int) -> PreparedRun:
         """The run prepared: data, weights and Learner ready. Problems with them raise :class:`SetupError`
