@@ -4,10 +4,12 @@ What the tables, comparisons and the matrix all work on; nothing here formats an
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Iterable, Mapping
 
-from recipebench.record.results import EpochRecord, RunResult
+from recipebench.analysis.metrics import best as best_of
+from recipebench.record.results import EpochRecord, MetricSpec, RunResult
 
 #: Between a recipe and its outcome in a row's label: ``early_stopping_contrast > keep_best``.
 OUTCOME_SEP = " > "
@@ -33,6 +35,20 @@ class Row:
     arch: str
     epochs: tuple[EpochRecord, ...] = ()  # the run's (or the outcome's) epochs, for time-to-target
     n_valid: int | None = None  # validation images: error_rate is a count over these (its resolution)
+    #: Each metric's final value (of the weights held at the end), by name; a metric not recorded is absent.
+    metrics: Mapping[str, float | None] = field(default_factory=lambda: MappingProxyType({}))
+
+    def value(self, name: str) -> float | None:
+        """The final value of metric ``name``; None where the run did not record it."""
+        return self.metrics.get(name)
+
+    def epoch_values(self, name: str) -> list[float | None]:
+        """Metric ``name`` at the end of each epoch, in order."""
+        return [e.metrics.get(name) for e in self.epochs]
+
+    def best(self, spec: MetricSpec) -> tuple[float | None, int | None]:
+        """The best epoch value of the metric and its 1-based epoch (the earliest among equals)."""
+        return best_of(self.epoch_values(spec.name), spec)
 
 
 def rows(result: RunResult) -> list[Row]:
@@ -42,12 +58,13 @@ def rows(result: RunResult) -> list[Row]:
     out = [Row(label=result.recipe, outcome=None, error_rate=result.error_rate,
                best_error_rate=result.best_error_rate, best_epoch=result.best_epoch,
                wall_s=result.wall_s, samples_per_s=result.samples_per_s,
-               peak_memory_bytes=result.peak_memory_bytes, epochs=result.epochs, **common)]
+               peak_memory_bytes=result.peak_memory_bytes, epochs=result.epochs,
+               metrics=MappingProxyType(dict(result.final_metrics)), **common)]
     for o in result.outcomes:
         out.append(Row(label=f"{result.recipe}{OUTCOME_SEP}{o.name}", outcome=o.name, error_rate=o.error_rate,
                        best_error_rate=o.best_error_rate, best_epoch=o.best_epoch,
                        wall_s=o.wall_s, samples_per_s=o.samples_per_s, peak_memory_bytes=None, epochs=o.epochs,
-                       **common))
+                       metrics=MappingProxyType(dict(o.final_metrics)), **common))
     return out
 
 

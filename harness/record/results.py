@@ -370,10 +370,12 @@ def _to_7(doc: dict[str, Any]) -> dict[str, Any]:
             "outcomes": [{**o, "epochs": epochs(o.get("epochs", []))} for o in doc.get("outcomes", [])]}
 
 
-#: The metrics every run was measured by before schema 8, as the built-in plugin then defined them.
+#: The chapter's metric, as every result before schema 8 measured it (and the built-in plugin still does).
+ERROR_RATE = MetricSpec("error_rate", "share of validation images classified wrong (fastai's error_rate; the "
+                        "chapter's)", counts=True, min_effect=0.5)
+#: The metrics every run was measured by before schema 8: error_rate, and valid_loss per epoch.
 METRICS_BEFORE_8 = (
-    MetricSpec("error_rate", "share of validation images classified wrong (fastai's error_rate; the chapter's)",
-               counts=True, min_effect=0.5),
+    ERROR_RATE,
     MetricSpec("valid_loss", "the loss over the validation images (fastai's Recorder)", unit="%", min_effect=5.0),
 )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from recipebench.analysis.compare import BETTER, NOISE, WORSE, Comparison, RowComparison, Side, Threshold, Violation
-from recipebench.render.comparison import COMPARE_HEADERS, SideTimes, compare_cells, compare_legend
+from recipebench.render.comparison import SideTimes, compare_legend, compare_table
 from recipebench.render.tables import escape_markdown, format_table
 from recipebench.analysis.timetotarget import Target
 
@@ -100,7 +100,7 @@ def body(comparison: Comparison, target: Target | None, violations: Sequence[Vio
         gate = " ".join(f"`--fail-on {t.text}`" for t in thresholds)
         lines += [f"Past the gate ({gate}):", *(f"- {escape_markdown(v)}" for v in violations), ""]
     lines += [f"Note: {escape_markdown(n)}" for n in notes] + ([""] if notes else [])
-    lines += [format_table(COMPARE_HEADERS, [compare_cells(r, times) for r in comparison.rows], "markdown"), "",
+    lines += [compare_table(comparison, "markdown", times), "",
               "<details><summary>How to read this table</summary>", "",
               *(f"- {escape_markdown(line)}" for line in legend), "", "</details>", "", MARKER]
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from recipebench.render import session_table as render
 from recipebench.render import comparison as report
 from recipebench.record.atomic import atomic_write
 from recipebench.analysis.rows import grouped
+from recipebench.render.columns import cells, headers
 from recipebench.render.tables import escape_markdown, format_table
 
 REPORT_FILES = ("report.md", "report.html")
@@ -68,7 +69,7 @@ def _table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> Table:
 
 
 def _ranking_blocks(ranked: ranking.Ranking, legend: bool = True) -> list[Block]:
-    blocks: list[Block] = [_table(report.RANKING_HEADERS, [report.ranking_cells(r) for r in ranked.rows])]
+    blocks: list[Block] = [_table(report.ranking_headers(ranked), [report.ranking_cells(ranked, r) for r in ranked.rows])]
     return blocks + ([Bullets(tuple(report.ranking_legend(ranked)))] if legend else [])
 
 
@@ -109,17 +110,19 @@ def _confused(results) -> list[Block]:
     return [Bullets(tuple(lines))] if lines else [Para("No confused pairs recorded.")]
 
 
-def single_report(results_set: charts.ResultSet, reference: str | None, target_error: float | None) -> list[Block]:
+def single_report(results_set: charts.ResultSet, reference: str | None, target_error: float | None,
+                  metric: str | None = None) -> list[Block]:
     results = results_set.results
-    ranked = ranking.rank(results, reference, target_error)
-    summary = [render.summary_row(label, group) for label, group in grouped(results).items()]
+    ranked = ranking.rank(results, reference, target_error, metric=metric)
+    columns = render.summary_columns(*render.chosen_metric(results, ranked.metric.name))
+    summary = [cells(columns, item, "text") for item in grouped(results).items()]
     return [
         Heading(f"recipebench report: {results_set.name}", 1),
         Bullets(tuple(render.context_lines(results))),
         Heading(f"Which recipe? Against {ranked.reference}"),
         *_ranking_blocks(ranked),
         Heading("Each recipe's numbers"),
-        _table(render.SUMMARY_HEADERS, summary),
+        _table(headers(columns, "text"), summary),
         *_figures([results_set], ranked.reference),
         Heading("Most confused pairs (actual -> predicted, count over seeds)"),
         *_confused(results),
@@ -135,10 +138,11 @@ def pair_report(base: charts.ResultSet, new: charts.ResultSet, reference: str | 
     blocks: list[Block] = [
         Heading(f"recipebench report: {base.name} against {new.name}", 1),
         Heading("New against base"),
-        _table(report.COMPARE_HEADERS, [report.compare_cells(r, times) for r in comparison.rows]),
+        _table(report.compare_headers(comparison, times), [report.compare_cells(comparison, r, times)
+                                                            for r in comparison.rows]),
         Bullets(tuple(report.compare_legend(comparison, times))),
     ]
-    ranked = [ranking.rank(s.results, reference, target=target) for s in (base, new)]
+    ranked = [ranking.rank(s.results, reference, target=target, metric=settings.metric) for s in (base, new)]
     blocks.append(Heading(f"Which recipe? Against {ranked[0].reference}, on each side"))
     for side, r in zip((base, new), ranked):
         blocks += [Heading(_side_name(side), 3), *_ranking_blocks(r, legend=False)]

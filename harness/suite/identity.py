@@ -121,6 +121,7 @@ NOT_IN_IDENTITY: Mapping[str, str] = MappingProxyType({
     "resume": "asks for this comparison; it changes no run",
     "reference": "shapes the session table only (`recipebench table` takes it too), not a run",
     "target_error": "shapes the session table only (`recipebench table` takes it too), not a run",
+    "metric": "shapes the session table only (`recipebench table` takes it too), not a run",
     "executor": "where cases train: what changes their timings, the machine and --cases-per-node, is in the "
                 "identity (machine: this host, or a Ray cluster)",
 })

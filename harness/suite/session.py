@@ -114,6 +114,9 @@ class BenchSession:
                 self.registry.recipe(options.reference.split(OUTCOME_SEP)[0])
             except UnknownNameError as exc:
                 raise UsageError(f"--reference {options.reference}: {exc}") from None
+        if options.metric is not None and options.metric not in self.registry.metrics:
+            raise UsageError(f"--metric {options.metric}: not a registered metric; choose one of "
+                             f"{', '.join(self.registry.metrics)}")
         try:
             self.device = resolve_device(options.device)
         except DeviceError as exc:
