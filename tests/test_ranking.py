@@ -97,7 +97,7 @@ def test_time_to_target_is_the_first_epoch_at_or_below_it_on_the_recipes_clock()
     assert time_to_target((), Target(0.4, "test")) is None
     old = epochs([0.5, 0.42, 0.40], clock=False)  # before schema 5: the epochs' own time only
     assert time_to_target(old, Target(0.42, "test")) == TimeToTarget(2, 20.0, CLOCK_EPOCHS)
-    assert time_to_target(run, 1 / 3 * 1.2) == time_to_target(run, Target(0.4, "test"))  # exactly equal counts as reached
+    assert time_to_target(run, Target(1 / 3 * 1.2, "test")) == time_to_target(run, Target(0.4, "test"))  # exactly equal counts as reached
     float32 = epochs([0.2, float(np.float32(17 / 129))])  # fastai's metric is float32, the final float64
     assert time_to_target(float32, Target(17 / 129, "test")).epochs == 2  # a one-seed reference reaches its own final error
 
