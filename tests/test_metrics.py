@@ -135,22 +135,23 @@ def test_the_learner_gets_every_registered_metric_error_rate_first(smoke_session
 
 @pytest.fixture(scope="module")
 def f1_results(smoke_session, cache_dir, tmp_path_factory) -> Path:
-    """Two recipes trained at smoke scale with the docs' macro F1 plugin loaded by --plugins-dir, saved."""
-    from recipebench.suite.options import Options
+    """Two recipes (one with sub-results) trained at smoke scale with the docs' macro F1 plugin loaded by
+    --plugins-dir, saved as one session folder."""
     from recipebench.suite.session import BenchSession
 
     session = BenchSession(dataclasses.replace(smoke_session.options, plugins_dir=PLUGINS,
                                                results_dir=tmp_path_factory.mktemp("f1-results")))
     folder = tmp_path_factory.mktemp("f1") / "session"
-    for recipe in ("baseline", "label_smoothing"):
+    for recipe in ("baseline", "early_stopping_contrast"):
         store.write_result(session.prepare(recipe, 0).execute(), folder)
-    assert isinstance(session.options, Options)
     return folder
 
 
 def test_a_metric_plugin_in_one_file_is_in_every_table_compare_csv_and_report(f1_results, tmp_path, capsys):
     results = store.load_results([f1_results])
     assert all("macro_f1" in r.final_metrics and 0 <= r.final_metrics["macro_f1"] <= 1 for r in results)
+    assert all(o.final_metrics["macro_f1"] is not None for r in results for o in r.outcomes)
+    assert all(e.metrics["macro_f1"] is not None for r in results for e in r.epochs)
     text = session_table.session_report(results)
     table, ranking = text.split("\n\n")[:2]
     assert "macro_f1" in table.splitlines()[0] and "Δ macro_f1" not in table
@@ -174,8 +175,9 @@ def test_a_metric_plugin_in_one_file_is_in_every_table_compare_csv_and_report(f1
 def test_metric_chooses_the_ranking_column_and_an_unknown_one_is_a_usage_error(f1_results, capsys):
     code, out, err = run_cli(capsys, "table", f1_results, "--metric", "top_5_error")
     assert code == 0, err
-    ranking_header = out.split("\n\n")[1].splitlines()[0]
-    assert "Δ top_5_error" in ranking_header and "Δ error_rate" not in ranking_header
+    ranking_header = out.split("\n\n")[1].splitlines()[0].split("  ")
+    columns = [c.strip() for c in ranking_header if c.strip()]
+    assert columns[:5] == ["recipe", "rank", "top_5_error", "Δ top_5_error", "Δ error_rate"]  # the chosen first
     assert "rank: by mean final top_5_error" in out
     code, out, err = run_cli(capsys, "table", f1_results, "--metric", "macro_f1")
     assert code == 0 and "rank: by mean final macro_f1 (1 = highest)" in out

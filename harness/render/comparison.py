@@ -343,6 +343,10 @@ def _ranking_verdict(row: RankedRow) -> str:
     return verdict + (f" ({', '.join(f'{n} {status}' for status, n in failed.items())})" if failed else "")
 
 
+#: The ranking's short headers of the cost ratios.
+RATIO_HEADERS = {"wall": "wall ×", "memory": "peak MB ×"}
+
+
 def _ranking_delta(m: Metric, ratio: bool) -> Column[RankedRow]:
     """Δ of a metric from the reference: a difference in pp, or a ratio (wall ×, peak MB ×, a % metric)."""
     def delta(row: RankedRow) -> Delta | None:
@@ -353,7 +357,7 @@ def _ranking_delta(m: Metric, ratio: bool) -> Column[RankedRow]:
         return None if d is None else d.change if d.metric.unit == "pp" else 1 + d.change / 100
 
     name = f"{m.name}_change_pp" if m.unit == "pp" else f"{m.name}_ratio"
-    header = f"{m.header} ×" if ratio else f"Δ {m.header}"
+    header = RATIO_HEADERS.get(m.name, f"{m.header} ×") if ratio else f"Δ {m.header}"
     text = (lambda row: _ratio_text(delta(row))) if ratio else (lambda row: _delta_text(delta(row)))
     return Column(header, lambda row: text(row) if row.comparison else "-",
                   ((name, value), (f"{m.name}_p", lambda row: None if (d := delta(row)) is None else d.p)))
