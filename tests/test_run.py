@@ -122,8 +122,8 @@ def test_the_table_summarises_seeds_and_shows_outcomes(baseline_result):
     with_arm = dataclasses.replace(baseline_result, recipe="contrast", outcomes=(arm,))
     table = render.summary_table([baseline_result, other, with_arm])
     lines = table.splitlines()
-    assert lines[0].split() == ["recipe", "error_rate", "best", "(epoch)", "wall", "s", "img/s", "peak", "MB",
-                                "precision", "device", "arch"]
+    assert lines[0].split() == ["recipe", "error_rate", "best", "(epoch)", "valid_loss", "top_5_error", "wall", "s",
+                                "img/s", "peak", "MB", "precision", "device", "arch"]  # a column per metric
     baseline_line = next(line for line in lines if line.startswith("baseline "))
     mean = (baseline_result.error_rate + 0.5) / 2
     assert f"{mean:.4f} ± " in baseline_line and "(n=2)" in baseline_line
@@ -217,11 +217,14 @@ def before_8(result):
         return tuple(dataclasses.replace(e, metrics={"error_rate": e.error_rate, "valid_loss": e.valid_loss})
                      for e in epochs)
 
+    def count(error):  # the final error rates become exact counts over n_valid
+        return None if error is None else round(error * result.n_valid) / result.n_valid
+
     return dataclasses.replace(
-        result, metrics=METRICS_BEFORE_8, final_metrics={"error_rate": result.error_rate, "valid_loss": None},
+        result, metrics=METRICS_BEFORE_8, final_metrics={"error_rate": count(result.error_rate), "valid_loss": None},
         epochs=strip(result.epochs),
         outcomes=tuple(dataclasses.replace(o, epochs=strip(o.epochs),
-                                           final_metrics={"error_rate": o.error_rate, "valid_loss": None})
+                                           final_metrics={"error_rate": count(o.error_rate), "valid_loss": None})
                        for o in result.outcomes))
 
 

@@ -1,4 +1,4 @@
-"""``recipebench list``: every recipe, workload and architecture, with the plugin that provided it."""
+"""``recipebench list``: every recipe, workload, architecture and metric, with the plugin that provided it."""
 from __future__ import annotations
 
 import argparse
@@ -10,8 +10,8 @@ NAME = "list"
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser(NAME, help="recipes, workloads and archs with the plugin that provided each",
-                       description="Every recipe, workload and architecture, with the plugin that provided it.")
+    p = sub.add_parser(NAME, help="recipes, workloads, archs and metrics with the plugin that provided each",
+                       description="Every recipe, workload, architecture and metric, with the plugin that provided it.")
     p.add_argument("--plugins-dir", type=Path, default=None, help="also load every *.py plugin in this folder")
     return p
 
@@ -38,4 +38,8 @@ def run(args: argparse.Namespace) -> int:
     print("\narchs:")
     print(tabulate([(name, f"{a.plugin} [{a.origin}]") for name, a in registry.archs.items()],
                    headers=("name", "plugin"), tablefmt="simple"))
+    print("\nmetrics (--metric):")
+    print(tabulate([(name, m.item.summary, m.item.better, "1/n_valid" if m.item.counts else "-", m.item.unit,
+                     f"{m.plugin} [{m.origin}]") for name, m in registry.metrics.items()],
+                   headers=("name", "what", "better", "step", "Δ in", "plugin"), tablefmt="simple"))
     return 0

@@ -383,13 +383,22 @@ METRICS_BEFORE_8 = (
 def _to_8(doc: dict[str, Any]) -> dict[str, Any]:
     """Version 8 made metrics plugins: a result records each metric's spec (``metrics``), each epoch's value of
     every metric (``epochs[].metrics``) and each final one (``final_metrics``, of outcomes too). Before it,
-    error_rate was the one metric and valid_loss was recorded per epoch: the final valid_loss was not (None)."""
+    error_rate was the one metric and valid_loss was recorded per epoch: the final valid_loss was not (None);
+    the final error rates (the run's and its outcomes') become exact counts over n_valid, as schema 8 stores
+    them (1 - 2/14 and 12/14 differ in the last bit)."""
 
     def epochs(records):
         return [{**e, "metrics": {"error_rate": e.get("error_rate"), "valid_loss": e.get("valid_loss")}}
                 for e in records]
 
-    final = lambda error: {"error_rate": error, "valid_loss": None}  # noqa: E731
+    n_valid = doc.get("n_valid")
+
+    def final(error):  # as a count over n_valid, as schema 8 stores a count metric's final value
+        if isinstance(error, (int, float)) and isinstance(n_valid, int) and n_valid > 0:
+            k = error * n_valid
+            error = round(k) / n_valid if abs(k - round(k)) <= 1e-3 else error
+        return {"error_rate": error, "valid_loss": None}
+
     return {**doc, "metrics": [_plain(m) for m in METRICS_BEFORE_8], "final_metrics": final(doc.get("error_rate")),
             "epochs": epochs(doc.get("epochs", [])),
             "outcomes": [{**o, "epochs": epochs(o.get("epochs", [])), "final_metrics": final(o.get("error_rate"))}
