@@ -16,7 +16,6 @@ from recipebench.analysis.compare import (
     RowComparison,
     Side,
     left_out_text,
-    metric_named,
     setup_of,
 )
 from recipebench.analysis.metrics import DEFAULT_METRIC
