@@ -172,7 +172,7 @@ def test_a_metric_plugin_in_one_file_is_in_every_table_compare_csv_and_report(f1
     assert "macro\\_f1" in md
 
 
-def test_metric_chooses_the_ranking_column_and_an_unknown_one_is_a_usage_error(f1_results, capsys):
+def test_metric_chooses_the_ranking_column_and_an_unknown_one_is_a_usage_error(f1_results, capsys, tmp_path):
     code, out, err = run_cli(capsys, "table", f1_results, "--metric", "top_5_error")
     assert code == 0, err
     ranking_header = out.split("\n\n")[1].splitlines()[0].split("  ")
@@ -183,6 +183,22 @@ def test_metric_chooses_the_ranking_column_and_an_unknown_one_is_a_usage_error(f
     assert code == 0 and "rank: by mean final macro_f1 (1 = highest)" in out
     code, out, err = run_cli(capsys, "table", f1_results, "--metric", "nope")
     assert code == 2 and re.search(r"--metric nope: .*choose one of error_rate, valid_loss, top_5_error, macro_f1", err)
+    code, out, err = run_cli(capsys, "report", f1_results, "--metric", "macro_f1", "--out", tmp_path / "report")
+    assert code == 0, err
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "## macro\\_f1 per epoch" in md and "## macro\\_f1 against wall time" in md  # the charts follow it
+    code, out, err = run_cli(capsys, "compare", f1_results, f1_results, "--metric", "macro_f1", "--force",
+                             "--format", "text")
+    assert code == 0 and "Δ: new against base. macro_f1: mean ± std over seeds" in out
+
+
+def test_an_unknown_metric_option_of_the_suite_is_a_usage_error_naming_the_registered_ones(smoke_session):
+    from recipebench.suite.options import UsageError
+    from recipebench.suite.session import BenchSession
+
+    with pytest.raises(UsageError, match="--metric nope: not a registered metric; choose one of error_rate, "
+                                         "valid_loss, top_5_error"):
+        BenchSession(dataclasses.replace(smoke_session.options, metric="nope"), registry=smoke_session.registry)
 
 
 # --- the docs ----------------------------------------------------------------------------------------------
