@@ -234,7 +234,7 @@ def compare_legend(comparison: Comparison, times: SideTimes | None = None) -> li
            "only the seeds both ran successfully (a seed fixes a run: other seeds would compare luck), the others "
            "are named with why"]
           if any(r.left_out_base or r.left_out_new for r in comparison.rows) else []),
-        column_legend(comparison.settings.alpha),
+        column_legend(comparison.settings.alpha, metric=comparison.chosen.name),
         side_line("base", comparison.base),
         side_line("new", comparison.new),
         *comparison.notes,
@@ -423,7 +423,7 @@ def ranking_legend(ranking: Ranking) -> list[str]:
         f"Holm-adjusted over the rows of each column; verdict: better/worse when p < {s.alpha:g} and the change is "
         f"at least {minimums} (mixed: some columns better, others worse), otherwise within noise; n=1: no test, "
         "the minimum alone decides.",
-        column_legend(s.alpha),
+        column_legend(s.alpha, metric=chosen.name),
     ]
     if ranking.target is not None:
         target = ranking.target
