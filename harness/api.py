@@ -12,6 +12,7 @@ it a :class:`Register` callable:
   gets a :class:`SessionOutput`.
 * :class:`Evaluation` -- another way to evaluate a run's final weights than the plain validation (test-time
   augmentation): its ``predict`` gets an :class:`EvaluationContext` and returns predictions and targets.
+* :class:`Metric`   -- what every run is measured by: a fastai metric, which way is better, how it is shown.
 
 All of them are frozen dataclasses: once registered they never change. ``recipebench`` re-exports
 them, with the marker :data:`hookimpl` and the helpers a workload plugin may use
@@ -21,6 +22,7 @@ This module imports nothing of the harness, so any module may import it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import inspect
 from dataclasses import dataclass, field
@@ -333,6 +335,86 @@ class Arch:
     imagenet_weights: str | None = None
 
 
+#: Which way a metric is better: ``lower`` (error rate, loss) or ``higher`` (accuracy, F1).
+Better = Literal["lower", "higher"]
+#: How a change of a metric is read: ``pp``, the difference of the means x 100 (percentage points: values
+#: between 0 and 1); ``%``, the ratio of the geometric means - 1, x 100 (positive values such as a loss).
+MetricUnit = Literal["pp", "%"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What is known about a metric's values, without the code that computes them: which way is better,
+    their resolution, how they are shown. Every result records the spec of each metric it measured
+    (``RunResult.metrics``), so saved results are compared and shown where the plugin is not installed."""
+
+    name: str  # an identifier: the Recorder's column, the --metric / --fail-on name, the csv's column prefix
+    summary: str  # one line, shown by `recipebench list`
+    better: Better = "lower"
+    #: The values are counts over the validation images (k / n_valid, as error_rate is): they move in steps of
+    #: 1 / n_valid, and their tests compare counts. False: no known step (a loss, an F1 score).
+    counts: bool = False
+    header: str = ""  # the column title; empty: the name
+    unit: MetricUnit = "pp"
+    digits: int = 4  # decimals of a value in a table
+    #: The practical minimum of a change, in ``unit``: smaller ones are never a verdict (``--min-effect``).
+    min_effect: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise ValueError(f"metric {self.name!r}: name must be an identifier (letters, digits, _)")
+        if self.better not in ("lower", "higher"):
+            raise ValueError(f"metric {self.name!r}: better must be 'lower' or 'higher', got {self.better!r}")
+        if self.unit not in ("pp", "%"):
+            raise ValueError(f"metric {self.name!r}: unit must be 'pp' or '%', got {self.unit!r}")
+        if not isinstance(self.digits, int) or self.digits < 0:
+            raise ValueError(f"metric {self.name!r}: digits must be a whole number >= 0, got {self.digits!r}")
+        if not self.min_effect >= 0:
+            raise ValueError(f"metric {self.name!r}: min_effect must be >= 0, got {self.min_effect!r}")
+        if not self.header:
+            object.__setattr__(self, "header", self.name)
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.better == "higher"
+
+
+@dataclass(frozen=True)
+class Metric(MetricSpec):
+    """A metric every run is measured by, per epoch and at the end (the weights held), e.g.::
+
+        def macro_f1():
+            from fastai.metrics import F1Score
+            return F1Score(average="macro")
+
+        Metric("macro_f1", "F1 averaged over the classes", better="higher", compute=macro_f1)
+
+    ``compute`` is what fastai's ``Learner(metrics=...)`` takes: a function of ``(preds, targets)``
+    (``error_rate``; fastai averages it over the validation batches), or a factory called with no
+    arguments that returns a fastai ``Metric`` object (``F1Score(average='macro')``), called for each
+    Learner so no state is shared between runs. None: a value fastai's Recorder records itself under
+    ``name`` (``valid_loss``).
+    """
+
+    compute: Callable[..., Any] | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.compute is not None and not callable(self.compute):
+            raise ValueError(f"metric {self.name!r}: compute must be a fastai metric function of (preds, targets) "
+                             f"or a factory returning a fastai Metric, got {self.compute!r}")
+
+    @property
+    def is_factory(self) -> bool:
+        """``compute`` makes a fastai Metric object (called with no arguments), rather than being a function."""
+        return self.compute is not None and _zero_argument(self.compute)
+
+    @property
+    def spec(self) -> MetricSpec:
+        """The metric without its code: what a result records."""
+        return MetricSpec(**{f.name: getattr(self, f.name) for f in dataclasses.fields(MetricSpec)})
+
+
 class Span(Protocol):
     """A measured stretch of a recipe, as :meth:`RecipeContext.outcome` and ``stage`` yield it."""
 
@@ -355,7 +437,7 @@ class RecipeContext(Protocol):
     Attributes:
         learn:   the Learner to train: the workload's data and split, the arch with its pretrained
                  body (frozen; random and unfrozen under ``--weights none`` or ``Recipe(weights="none")``),
-                 ``error_rate`` as metric, the precision the recipe asked for.
+                 every registered metric (error_rate first), the precision the recipe asked for.
         scale:   the session's :class:`Scale`.
         options: the recipe's option values (defaults overridden by ``--recipe-option``).
     """
@@ -417,6 +499,7 @@ class SessionOutput:
     plot_epochs: Callable[..., Path] = field(repr=False)
     #: ``say(line)``: tell the person running it something (the terminal).
     say: Callable[[str], None] = field(repr=False)
+    metric: str | None = None  # --metric: the metric the table ranks by (None: error_rate, the chapter's)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "results", tuple(self.results))
@@ -517,12 +600,13 @@ class Evaluation:
             raise ValueError(f"evaluation name {self.name!r} must be an identifier (letters, digits, _)")
 
 
-#: What a plugin registers: one of these five.
-Registrable = TypeVar("Registrable", Recipe, Workload, Arch, Output, Evaluation)
+#: What a plugin registers: one of these six.
+Registrable = TypeVar("Registrable", Recipe, Workload, Arch, Metric, Output, Evaluation)
 
 
 class Register(Protocol[Registrable]):
-    """The ``register`` callable a hook receives: ``register(Recipe(...))`` (or a Workload, an Arch, an Output, an Evaluation).
+    """The ``register`` callable a hook receives: ``register(Recipe(...))`` (or a Workload, an Arch, a Metric, an
+    Output, an Evaluation).
 
     It is bound to the calling plugin, so a name registered twice is an error naming both plugins.
     Returns the item it registered.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pluggy
 
-from recipebench.api import HOOK_NAMESPACE, Arch, Evaluation, Output, Recipe, Register, Workload
+from recipebench.api import HOOK_NAMESPACE, Arch, Evaluation, Metric, Output, Recipe, Register, Workload
 
 hookspec = pluggy.HookspecMarker(HOOK_NAMESPACE)
 
@@ -51,6 +51,22 @@ def recipebench_add_archs(register: Register[Arch]) -> None:
 
     :param register: call ``register(Arch(...))`` once for each architecture, giving fastai's cut,
         parameter-group split and normalisation stats for it. A duplicate name raises
+        :class:`recipebench.registry.DuplicateNameError` naming both plugins.
+    :return: nothing; results are ignored.
+    """
+
+
+@hookspec
+def recipebench_add_metrics(register: Register[Metric]) -> None:
+    """Register metrics that every run is measured by.
+
+    Called once per plugin while the registry is built. Every Learner the harness builds gets every
+    registered metric (in registration order: the built-in ``error_rate`` first); every result records each
+    one per epoch and at the end, with its spec (direction, resolution, how it is shown), and every table,
+    the ranking, ``compare`` and the report show a column for it. ``--metric NAME`` chooses the one the
+    ranking, time to target and the default gate use.
+
+    :param register: call ``register(Metric(...))`` once for each metric. A duplicate name raises
         :class:`recipebench.registry.DuplicateNameError` naming both plugins.
     :return: nothing; results are ignored.
     """

@@ -17,7 +17,7 @@ import importlib.metadata
 import importlib.util
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Generic, Mapping, TypeVar
@@ -25,10 +25,11 @@ from typing import Generic, Mapping, TypeVar
 import pluggy
 
 from recipebench import hookspecs
-from recipebench.api import HOOK_NAMESPACE, Arch, Evaluation, Output, Recipe, Workload
+from recipebench.api import HOOK_NAMESPACE, Arch, Evaluation, Metric, Output, Recipe, Workload
 
 #: Built-in plugins, registered exactly as outside plugins are.
 BUILTIN_PLUGINS = (
+    "recipebench.plugins.metrics",
     "recipebench.plugins.archs",
     "recipebench.plugins.synthetic",
     "recipebench.plugins.pets",
@@ -50,7 +51,7 @@ BUILTIN_PLUGINS = (
     "recipebench.plugins.tensorboard_export",
 )
 
-T = TypeVar("T", Recipe, Workload, Arch, Output, Evaluation)
+T = TypeVar("T", Recipe, Workload, Arch, Metric, Output, Evaluation)
 
 
 class PluginError(Exception):
@@ -58,11 +59,11 @@ class PluginError(Exception):
 
 
 class DuplicateNameError(PluginError):
-    """Two plugins registered the same recipe, workload, arch, evaluation or output name."""
+    """Two plugins registered the same recipe, workload, arch, metric, evaluation or output name."""
 
 
 class UnknownNameError(KeyError):
-    """A recipe, workload, arch, evaluation or output name that no plugin registered."""
+    """A recipe, workload, arch, metric, evaluation or output name that no plugin registered."""
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])
@@ -84,7 +85,7 @@ class BoundRegister(Generic[T]):
         self._kind, self._plugin, self._origin, self._into = kind, plugin, origin, into
 
     def __call__(self, item: T) -> T:
-        expected = {"recipe": Recipe, "workload": Workload, "arch": Arch, "output": Output,
+        expected = {"recipe": Recipe, "workload": Workload, "arch": Arch, "metric": Metric, "output": Output,
                     "evaluation": Evaluation}[self._kind]
         if not isinstance(item, expected):
             article = "an" if self._kind[0] in "aeiou" else "a"
@@ -109,6 +110,8 @@ class Registry:
     archs: Mapping[str, Registered[Arch]]
     outputs: Mapping[str, Registered[Output]]
     evaluations: Mapping[str, Registered[Evaluation]]
+    #: In registration order: the built-in plugin's first (error_rate, valid_loss, top_5_error).
+    metrics: Mapping[str, Registered[Metric]] = field(default_factory=lambda: MappingProxyType({}))
 
     def recipe(self, name: str) -> Recipe:
         return _lookup(self.recipes, "recipe", name)
@@ -124,6 +127,14 @@ class Registry:
 
     def evaluation(self, name: str) -> Evaluation:
         return _lookup(self.evaluations, "evaluation", name)
+
+    def metric(self, name: str) -> Metric:
+        return _lookup(self.metrics, "metric", name)
+
+    @property
+    def all_metrics(self) -> tuple[Metric, ...]:
+        """Every registered metric, in registration order."""
+        return tuple(r.item for r in self.metrics.values())
 
 
 def _lookup(table: Mapping[str, Registered[T]], kind: str, name: str) -> T:
@@ -207,8 +218,10 @@ def _origin(name: str, plugin: object) -> str:
 
 def build_registry(pm: pluggy.PluginManager) -> Registry:
     """Call each ``recipebench_add_*`` hook once per plugin, with a ``register`` bound to that plugin."""
-    tables: dict[str, dict[str, Registered]] = {"arch": {}, "workload": {}, "recipe": {}, "output": {}, "evaluation": {}}
-    hooks = {"arch": "recipebench_add_archs", "workload": "recipebench_add_workloads", "recipe": "recipebench_add_recipes",
+    tables: dict[str, dict[str, Registered]] = {"metric": {}, "arch": {}, "workload": {}, "recipe": {}, "output": {},
+                                                "evaluation": {}}
+    hooks = {"metric": "recipebench_add_metrics", "arch": "recipebench_add_archs",
+             "workload": "recipebench_add_workloads", "recipe": "recipebench_add_recipes",
              "output": "recipebench_add_outputs", "evaluation": "recipebench_add_evaluations"}
     plugins = pm.list_name_plugin()
     for kind, hook_name in hooks.items():
@@ -227,6 +240,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
         archs=MappingProxyType(tables["arch"]),
         outputs=MappingProxyType(tables["output"]),
         evaluations=MappingProxyType(tables["evaluation"]),
+        metrics=MappingProxyType(tables["metric"]),
     )
 
 

@@ -2,6 +2,17 @@
 from __future__ import annotations
 
 from recipebench.record.results import SCHEMA_VERSION, Config, EpochRecord, Outcome, RunResult, WeightsInfo
+from recipebench.registry import load_registry
+
+#: What the made-up runs were measured by: the built-in error_rate alone.
+METRICS = (load_registry().metric("error_rate").spec,)
+
+
+def fake_outcome(name: str, error_rate: float | None, best_error_rate: float | None, best_epoch: int | None,
+                 wall_s: float, samples_per_s: float | None, epochs=()) -> Outcome:
+    """An Outcome whose final error_rate is also its one final metric."""
+    return Outcome(name, error_rate, best_error_rate, best_epoch, wall_s, samples_per_s, tuple(epochs),
+                   final_metrics={"error_rate": error_rate})
 
 
 def fake_epochs(errors, epoch_s: float = 10.0, before_s: float = 0.0, clock: bool = True, frozen: int = 1,
@@ -12,7 +23,8 @@ def fake_epochs(errors, epoch_s: float = 10.0, before_s: float = 0.0, clock: boo
                              train_loss=2.0 - i * 0.1, valid_loss=1.5 - i * 0.1, error_rate=e, wall_s=epoch_s,
                              train_s=epoch_s * 0.8, train_samples=480,
                              elapsed_s=before_s + epoch_s * (i + 1) if clock else None,
-                             batch_losses=tuple(2.2 - i * 0.1 - b * 0.02 for b in range(batches)) if clock else ())
+                             batch_losses=tuple(2.2 - i * 0.1 - b * 0.02 for b in range(batches)) if clock else (),
+                             metrics={"error_rate": e})
                  for i, e in enumerate(errors))
 
 
@@ -36,11 +48,14 @@ def make_result(recipe: str = "baseline", seed: int = 0, error_rate: float | Non
         peak_memory_method="process peak RSS", peak_rss_bytes=memory_bytes, rss_at_start_bytes=None,
         cuda_max_allocated_bytes=None,
         cuda_max_reserved_bytes=None, epochs=(),
-        outcomes=tuple(Outcome(name, er, er, 1, w, 2400 / w, ()) for name, er, w in outcomes),
+        outcomes=tuple(fake_outcome(name, er, er, 1, w, 2400 / w) for name, er, w in outcomes),
         lr_finds=(), calls=(), most_confused=(),
         versions={"python": "3.11.7", "torch": "2.14.1", "torchvision": "0.29.1", "fastai": "2.8.12", "cuda": None,
                   "recipebench": "0.1.0"},
         environment={"git_commit": "0" * 40, "git_dirty": False, "host": "testhost", "cpu": "Test CPU"},
     )
     fields.update(changes)
+    final = fields["error_rate"] if fields["status"] == "ok" else None
+    fields.setdefault("metrics", METRICS)
+    fields.setdefault("final_metrics", {"error_rate": final})
     return RunResult(**fields)

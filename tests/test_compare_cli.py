@@ -60,6 +60,8 @@ def slower(folder: Path, target: Path, factor: Callable[[RunResult], float], ext
         folder, target,
         wall_s=lambda r: r.wall_s * factor(r), samples_per_s=lambda r: r.samples_per_s / factor(r),
         error_rate=lambda r: min(1.0, r.error_rate + extra_errors / r.n_valid),
+        final_metrics=lambda r: {**r.final_metrics,
+                                 "error_rate": min(1.0, r.final_metrics["error_rate"] + extra_errors / r.n_valid)},
         outcomes=lambda r: tuple(dataclasses.replace(o, wall_s=o.wall_s * factor(r)) for o in r.outcomes))
 
 

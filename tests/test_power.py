@@ -17,7 +17,7 @@ from recipebench.render import session_table as render
 from recipebench.render import comparison as report
 from recipebench.analysis import seeds
 from recipebench.record import store
-from recipebench.analysis.compare import METRICS, Side, compare, plan_seeds
+from recipebench.analysis.compare import DEFAULT_METRICS as METRICS, Side, compare, plan_seeds
 from tests.conftest import REPO
 from tests.fake_results import make_result
 
@@ -123,13 +123,13 @@ def session(seeds=(0, 1, 2), n_valid=120):
 def test_the_ranking_says_how_many_seeds_would_make_each_difference_significant():
     ranked = ranking.rank(session())
     better = ranked.row("better")
-    assert report.RANKING_HEADERS[-1] == "seeds needed"
+    assert report.ranking_headers(ranked)[-1] == "seeds needed"
     d = better.comparison.delta("error_rate")
     expected = plan_seeds(d, ranked.settings, family=2, n_valid=120)  # two rows against baseline
-    assert expected.seeds is not None and report.ranking_cells(better)[-1] == str(expected.seeds)
+    assert expected.seeds is not None and report.ranking_cells(ranked, better)[-1] == str(expected.seeds)
     assert expected.alpha == pytest.approx(0.025)
-    assert report.ranking_cells(ranked.row("same"))[-1] == "-"  # below one image
-    assert report.ranking_cells(ranked.row("baseline"))[-1] == "-"
+    assert report.ranking_cells(ranked, ranked.row("same"))[-1] == "-"  # below one image
+    assert report.ranking_cells(ranked, ranked.row("baseline"))[-1] == "-"
     text = render.session_report(session())
     assert "seeds needed" in text and "seeds needed: seeds per side" in text
     rows = list(csv.DictReader(io.StringIO(render.session_report(session(), fmt="csv"))))
@@ -143,8 +143,8 @@ def test_compare_rows_say_how_many_seeds_would_make_each_difference_significant(
     (row,) = comparison.rows
     expected = plan_seeds(row.delta("error_rate"), comparison.settings, family=1, n_valid=120)
     assert row.seeds_needed == expected and expected.seeds is not None
-    assert report.COMPARE_HEADERS[-2:] == ("seeds needed", "verdict")  # the verdict ends the row
-    assert report.compare_cells(row)[-2] == str(expected.seeds)
+    assert report.compare_headers(comparison)[-2:] == ["seeds needed", "verdict"]  # the verdict ends the row
+    assert report.compare_cells(comparison, row)[-2] == str(expected.seeds)
     text = report.compare_report(comparison, "text")
     assert "seeds needed: seeds per side" in text
     rows = list(csv.DictReader(io.StringIO(report.compare_report(comparison, "csv"))))

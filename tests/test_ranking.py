@@ -16,9 +16,9 @@ from recipebench.render import comparison as report
 from recipebench.analysis.compare import Side, compare
 from recipebench.record.results import Outcome
 from recipebench.analysis.stats import holm, paired
-from recipebench.analysis.timetotarget import CLOCK_EPOCHS, CLOCK_RECIPE, TimeSummary, TimeToTarget, time_to_target
+from recipebench.analysis.timetotarget import CLOCK_EPOCHS, CLOCK_RECIPE, Target, TimeSummary, TimeToTarget, time_to_target
 from tests.fake_results import fake_epochs as epochs
-from tests.fake_results import make_result
+from tests.fake_results import fake_outcome, make_result
 
 
 def session(seeds=(0, 1, 2)):
@@ -63,7 +63,7 @@ def test_each_row_is_tested_paired_against_the_reference_and_holm_adjusted():
 def test_one_seed_has_no_test_and_says_so():
     ranked = ranking.rank(session(seeds=(0,)))
     assert ranked.row("slow_good").comparison.verdict == "mixed: better error_rate; worse wall s, peak MB (n=1: no test)"
-    assert report.ranking_cells(ranked.row("slow_good"))[3] == "-10.00 pp (no test)"
+    assert report.ranking_cells(ranked, ranked.row("slow_good"))[3] == "-10.00 pp (no test)"
 
 
 def test_a_missing_reference_is_a_note_and_another_can_be_chosen():
@@ -73,11 +73,11 @@ def test_a_missing_reference_is_a_note_and_another_can_be_chosen():
     assert "no comparison: the reference baseline is not in these results" in ranked.notes[0]
     other = ranking.rank(results, reference="same")
     assert other.row("slow_good").comparison.delta("error_rate").change == pytest.approx(-10.0)
-    assert other.target.error_rate == pytest.approx(0.40) and other.target.source == "same's mean final error_rate, n=3"
+    assert other.target.value == pytest.approx(0.40) and other.target.source == "same's mean final error_rate, n=3"
 
 
 def test_sub_results_are_ranked_too():
-    arm = Outcome("arm", 0.2, 0.2, 2, 30.0, 80.0, epochs([0.5, 0.2]))
+    arm = fake_outcome("arm", 0.2, 0.2, 2, 30.0, 80.0, epochs([0.5, 0.2]))
     contrast = [dataclasses.replace(make_result("contrast", s, error_rate=0.25, wall_s=50.0, epochs=epochs([0.3])),
                                     outcomes=(arm,)) for s in (0, 1, 2)]
     ranked = ranking.rank(session() + contrast)
@@ -90,15 +90,16 @@ def test_sub_results_are_ranked_too():
 
 def test_time_to_target_is_the_first_epoch_at_or_below_it_on_the_recipes_clock():
     run = epochs([0.5, 0.42, 0.40, 0.38], epoch_s=10.0, before_s=7.0)
-    assert time_to_target(run, 0.40) == TimeToTarget(3, 37.0, CLOCK_RECIPE)  # lr_find's 7 s counted
-    assert time_to_target(run, 0.45) == TimeToTarget(2, 27.0, CLOCK_RECIPE)
-    assert time_to_target(run, 0.30) == TimeToTarget(None, None, CLOCK_RECIPE) and not time_to_target(run, 0.3).reached
-    assert time_to_target((), 0.4) is None
+    assert time_to_target(run, Target(0.40, "test")) == TimeToTarget(3, 37.0, CLOCK_RECIPE)  # lr_find's 7 s counted
+    assert time_to_target(run, Target(0.45, "test")) == TimeToTarget(2, 27.0, CLOCK_RECIPE)
+    assert time_to_target(run, Target(0.30, "test")) == TimeToTarget(None, None, CLOCK_RECIPE)
+    assert not time_to_target(run, Target(0.3, "test")).reached
+    assert time_to_target((), Target(0.4, "test")) is None
     old = epochs([0.5, 0.42, 0.40], clock=False)  # before schema 5: the epochs' own time only
-    assert time_to_target(old, 0.42) == TimeToTarget(2, 20.0, CLOCK_EPOCHS)
-    assert time_to_target(run, 1 / 3 * 1.2) == time_to_target(run, 0.4)  # exactly equal counts as reached
+    assert time_to_target(old, Target(0.42, "test")) == TimeToTarget(2, 20.0, CLOCK_EPOCHS)
+    assert time_to_target(run, Target(1 / 3 * 1.2, "test")) == time_to_target(run, Target(0.4, "test"))  # exactly equal counts as reached
     float32 = epochs([0.2, float(np.float32(17 / 129))])  # fastai's metric is float32, the final float64
-    assert time_to_target(float32, 17 / 129).epochs == 2  # a one-seed reference reaches its own final error
+    assert time_to_target(float32, Target(17 / 129, "test")).epochs == 2  # a one-seed reference reaches its own final error
 
 
 def test_over_seeds_not_reached_counts_as_never():
@@ -113,7 +114,7 @@ def test_over_seeds_not_reached_counts_as_never():
 
 def test_the_default_target_is_the_references_mean_final_error():
     ranked = ranking.rank(session())
-    assert ranked.target.error_rate == pytest.approx(0.40)
+    assert ranked.target.value == pytest.approx(0.40)
     assert ranked.row("slow_good").time.wall_s_median == pytest.approx(6.0 + 3 * 12.0)  # 0.39 at epoch 3
     assert ranked.row("baseline").time.reached == 2  # its own mean: seed 1 (0.4083) never got there
     given = ranking.rank(session(), target_error=0.45)
@@ -150,7 +151,7 @@ def test_compare_shows_each_sides_time_to_target():
         for s in (0, 1, 2)]
     comparison = compare(Side("base", tuple(base)), Side("new", tuple(new)))
     target = report.compare_target(comparison)
-    assert target.error_rate == pytest.approx(0.40) and target.source.endswith(", in base")
+    assert target.value == pytest.approx(0.40) and target.source.endswith(", in base")
     text = report.compare_report(comparison, "text", target)
     line = next(line for line in text.splitlines() if line.startswith("slow_good"))
     assert "42.0 s, ep 3 → 30.0 s, ep 2" in line
@@ -164,10 +165,11 @@ def test_compare_shows_each_sides_time_to_target():
 def test_a_failed_seed_is_left_out_of_the_pairs_and_named():
     results = [r for r in session() if not (r.recipe == "slow_good" and r.seed == 1)]
     results.append(make_result("slow_good", 1, status="error"))
-    row = ranking.rank(results).row("slow_good")
+    ranked = ranking.rank(results)
+    row = ranked.row("slow_good")
     err = row.comparison.delta("error_rate")
     assert row.runs == 2 and err.test.kind == "paired" and len(err.base) == 2  # seeds 0 and 2, both sides
     assert row.comparison.left_out_base == (1,)
-    assert report.ranking_cells(row)[6].endswith("(1 error)")
+    assert report.ranking_cells(ranked, row)[6].endswith("(1 error)")
     nothing = ranking.rank([r for r in results if r.recipe != "same"] + [make_result("same", 0, status="diverged")])
-    assert report.ranking_cells(nothing.row("same"))[1:7] == ["-", "-", "-", "-", "-", "DIVERGED"]
+    assert report.ranking_cells(nothing, nothing.row("same"))[1:7] == ["-", "-", "-", "-", "-", "DIVERGED"]

@@ -16,7 +16,7 @@ from recipebench.render import charts
 from recipebench import commands as cli
 from recipebench.record import store
 from recipebench.record.results import CallRecord, LrFindRecord, Outcome
-from tests.fake_results import fake_epochs, make_result
+from tests.fake_results import fake_epochs, fake_outcome, make_result
 
 
 def lr_find(scale: float) -> LrFindRecord:
@@ -37,8 +37,8 @@ def suite(seeds=(0, 1, 2), slower: float = 1.0, clock: bool = True) -> list:
             epochs=fake_epochs([0.46, 0.38, 0.33 - j], before_s=4.0, clock=clock), lr_finds=(lr_find(1 + 0.1 * i),),
             calls=(CallRecord("lr_find", (), {"suggest_funcs": ["minimum", "steep"]}),
                    CallRecord("fine_tune", (2,), {"base_lr": 1e-2 * (1 + 0.1 * i)}))))
-        arms = (Outcome("keep_best", 0.30, 0.30, 3, 40.0 * slower, 60.0, fake_epochs([0.5, 0.35, 0.30], frozen=2)),
-                Outcome("retrain_k", 0.32, 0.31, 2, 30.0 * slower, 60.0, fake_epochs([0.5, 0.32], frozen=2)))
+        arms = (fake_outcome("keep_best", 0.30, 0.30, 3, 40.0 * slower, 60.0, fake_epochs([0.5, 0.35, 0.30], frozen=2)),
+                fake_outcome("retrain_k", 0.32, 0.31, 2, 30.0 * slower, 60.0, fake_epochs([0.5, 0.32], frozen=2)))
         out.append(dataclasses.replace(make_result("contrast", seed, error_rate=0.32, wall_s=70.0 * slower,
                                                    epochs=fake_epochs([0.5, 0.35, 0.30, 0.5, 0.32], frozen=2,
                                                                       clock=clock)), outcomes=arms))

@@ -116,13 +116,14 @@ def test_the_table_summarises_seeds_and_shows_outcomes(baseline_result):
     from recipebench.render import session_table as render
     from recipebench.record.results import Outcome
 
-    other = dataclasses.replace(baseline_result, seed=1, error_rate=0.5, wall_s=baseline_result.wall_s * 2)
-    arm = Outcome("arm", 0.25, 0.25, 1, 1.0, 10.0, baseline_result.epochs[:1])
+    other = dataclasses.replace(baseline_result, seed=1, error_rate=0.5, wall_s=baseline_result.wall_s * 2,
+                                final_metrics={**baseline_result.final_metrics, "error_rate": 0.5})
+    arm = Outcome("arm", 0.25, 0.25, 1, 1.0, 10.0, baseline_result.epochs[:1], final_metrics={"error_rate": 0.25})
     with_arm = dataclasses.replace(baseline_result, recipe="contrast", outcomes=(arm,))
     table = render.summary_table([baseline_result, other, with_arm])
     lines = table.splitlines()
-    assert lines[0].split() == ["recipe", "error_rate", "best", "(epoch)", "wall", "s", "img/s", "peak", "MB",
-                                "precision", "device", "arch"]
+    assert lines[0].split() == ["recipe", "error_rate", "best", "(epoch)", "valid_loss", "top_5_error", "wall", "s",
+                                "img/s", "peak", "MB", "precision", "device", "arch"]  # a column per metric
     baseline_line = next(line for line in lines if line.startswith("baseline "))
     mean = (baseline_result.error_rate + 0.5) / 2
     assert f"{mean:.4f} ± " in baseline_line and "(n=2)" in baseline_line
@@ -161,13 +162,19 @@ def test_a_version_1_document_without_rss_at_start_still_loads(baseline_result, 
 
 
 def as_version(result, version: int) -> dict:
-    """``result`` as schema ``version`` wrote it: before 8 without evaluations, before 7 without the epochs' image_size and batch_size and
-    config.loss_func and callbacks, before 6 without config.labels, before 5 without the epochs' elapsed_s and
+    """``result`` as schema ``version`` wrote it: before 9 without evaluations, before 8 without the metrics'
+    specs and values, before 7 without the epochs' image_size and batch_size and config.loss_func and callbacks, before 6 without config.labels, before 5 without the epochs' elapsed_s and
     batch_losses, before 4 without config.split and dropped_classes, before 3 without divergence, before 2
     without rss_at_start_bytes."""
     doc = result.to_dict()
-    if version < 8:
+    if version < 9:
         del doc["evaluations"], doc["config"]["evaluations"]
+    if version < 8:
+        del doc["metrics"], doc["final_metrics"]
+        for epoch in [*doc["epochs"], *(e for o in doc["outcomes"] for e in o["epochs"])]:
+            del epoch["metrics"]
+        for outcome in doc["outcomes"]:
+            del outcome["final_metrics"]
     if version < 7:
         for epoch in [*doc["epochs"], *(e for o in doc["outcomes"] for e in o["epochs"])]:
             del epoch["image_size"], epoch["batch_size"]
@@ -193,13 +200,34 @@ def unclocked(result):
         return tuple(dataclasses.replace(e, elapsed_s=None, batch_losses=(), image_size=None, batch_size=None)
                      for e in epochs)
 
-    return dataclasses.replace(unlabelled(result), epochs=strip(result.epochs),
-                               outcomes=tuple(dataclasses.replace(o, epochs=strip(o.epochs)) for o in result.outcomes))
+    base = unlabelled(result)
+    return dataclasses.replace(base, epochs=strip(base.epochs),
+                               outcomes=tuple(dataclasses.replace(o, epochs=strip(o.epochs)) for o in base.outcomes))
 
 
 def unlabelled(result):
     """``result`` as a document from before schema 6 loads: how its classes were read is not known."""
-    return dataclasses.replace(result, config=dataclasses.replace(result.config, labels=None))
+    return dataclasses.replace(before_8(result), config=dataclasses.replace(result.config, labels=None))
+
+
+def before_8(result):
+    """``result`` as a document from before schema 8 loads: measured by error_rate and valid_loss alone (the
+    final valid_loss not recorded)."""
+    from recipebench.record.results import METRICS_BEFORE_8
+
+    def strip(epochs):
+        return tuple(dataclasses.replace(e, metrics={"error_rate": e.error_rate, "valid_loss": e.valid_loss})
+                     for e in epochs)
+
+    def count(error):  # the final error rates become exact counts over n_valid
+        return None if error is None else round(error * result.n_valid) / result.n_valid
+
+    return dataclasses.replace(
+        result, metrics=METRICS_BEFORE_8, final_metrics={"error_rate": count(result.error_rate), "valid_loss": None},
+        epochs=strip(result.epochs),
+        outcomes=tuple(dataclasses.replace(o, epochs=strip(o.epochs),
+                                           final_metrics={"error_rate": count(o.error_rate), "valid_loss": None})
+                       for o in result.outcomes))
 
 
 def test_a_version_5_document_loads_without_its_labelling(baseline_result, tmp_path):
@@ -223,7 +251,7 @@ def test_a_version_3_document_reads_as_the_random_split_with_every_class(baselin
     """Results written before folders brought their own split: the chapter's random split, nothing dropped."""
     (tmp_path / "baseline-seed0.json").write_text(json.dumps(as_version(baseline_result, 3)))
     (loaded,) = store.load_results([tmp_path])
-    assert loaded.schema_version == SCHEMA_VERSION == 8
+    assert loaded.schema_version == SCHEMA_VERSION == 9
     assert loaded.config.split == "random(valid_pct=0.2, seed=42)" == baseline_result.config.split
     assert (loaded.config.valid_pct, loaded.config.split_seed, loaded.dropped_classes) == (0.2, 42, ())
     assert loaded == unclocked(baseline_result)
@@ -249,6 +277,7 @@ def unsized(result, **cleared):
     def strip(epochs):
         return tuple(dataclasses.replace(e, image_size=None, batch_size=None, **cleared) for e in epochs)
 
+    result = before_8(result)
     return dataclasses.replace(result, epochs=strip(result.epochs),
                                outcomes=tuple(dataclasses.replace(o, epochs=strip(o.epochs)) for o in result.outcomes))
 
@@ -259,7 +288,7 @@ def test_a_version_6_document_reads_as_the_dataloaders_default_loss_and_no_recip
     DataLoaders' default loss and no recipe callbacks) and each epoch's image_size and batch_size (unknown)."""
     (tmp_path / "baseline-seed0.json").write_text(json.dumps(as_version(baseline_result, 6)))
     (loaded,) = store.load_results([tmp_path])
-    assert loaded.schema_version == SCHEMA_VERSION == 8
+    assert loaded.schema_version == SCHEMA_VERSION == 9
     assert (loaded.config.loss_func, loaded.config.callbacks) == ("CrossEntropyLossFlat", ())
     assert (baseline_result.config.loss_func, baseline_result.config.callbacks) == ("CrossEntropyLossFlat", ())
     assert all(e.image_size is None and e.batch_size is None for e in loaded.epochs)

@@ -64,11 +64,12 @@ def test_the_ranking_pairs_by_the_same_rule_as_compare():
 def test_every_kind_of_left_out_seed_says_why():
     base = [make_result(seed=s) for s in (0, 1, 2)] + [make_result(seed=3, status="error")]
     new = [make_result(seed=s, error_rate=0.11) for s in (0, 1, 3)] + [make_result(seed=4)]
-    (row,) = run_compare(base, new).rows
+    compared = run_compare(base, new)
+    (row,) = compared.rows
     assert row.left_out_base == (2,) and row.left_out_new == (3, 4)
     assert {item.seed: item.why() for item in row.left_out} == {2: "not run on new", 3: "error on base",
                                                                4: "not run on base"}
-    cell = report.compare_cells(row)[1]
+    cell = report.compare_cells(compared, row)[1]
     assert "seed 2 left out: not run on new; seed 3: error on base; seed 4: not run on base" in cell
 
 

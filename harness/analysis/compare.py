@@ -39,7 +39,8 @@ from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 
 from recipebench.analysis import power
-from recipebench.record.results import STATUS_OK, RunResult
+from recipebench.analysis.metrics import DEFAULT_METRIC, measured
+from recipebench.record.results import ERROR_RATE, STATUS_OK, MetricSpec, RunResult
 from recipebench.analysis.rows import Row, grouped
 from recipebench.analysis.stats import PAIRED, Significance, holm, paired, welch
 
@@ -57,10 +58,11 @@ class CompareError(ValueError):
 
 @dataclass(frozen=True)
 class Metric:
-    """A figure compared between base and new."""
+    """A figure compared between base and new: a recorded metric (:meth:`of` its spec) or a cost (wall time,
+    throughput, memory: :data:`COST_METRICS`)."""
 
-    name: str  # as written in --fail-on / --min-effect
-    field: str  # the Row attribute it comes from
+    name: str  # as written in --fail-on / --min-effect / --metric
+    field: str | None  # the Row attribute it comes from; None: the row's recorded metric of this name
     header: str  # column title
     unit: str  # "pp": difference of means x 100; "%": ratio of geometric means - 1, x 100
     higher_is_worse: bool
@@ -69,6 +71,18 @@ class Metric:
     #: The Row attribute the metric is a count over (error_rate: errors / n_valid), so that its values come
     #: in steps of 1 / that: the tests then compare counts (:meth:`resolution`); None: no known step.
     counts_over: str | None = None
+    digits: int = 4  # decimals of a value in a table
+    spec: MetricSpec | None = None  # the recorded metric's spec; None for a cost
+
+    @classmethod
+    def of(cls, spec: MetricSpec) -> Metric:
+        """A recorded metric as compared: its direction, unit, practical minimum and resolution from its spec."""
+        return cls(spec.name, None, spec.header, spec.unit, spec.better == "lower", spec.min_effect,
+                   counts_over="n_valid" if spec.counts else None, digits=spec.digits, spec=spec)
+
+    def value(self, row: Row) -> float | None:
+        """The metric's value in ``row``."""
+        return row.value(self.name) if self.field is None else getattr(row, self.field)
 
     @property
     def log(self) -> bool:
@@ -98,15 +112,14 @@ class Metric:
         if len(sizes) != 1 or not all(isinstance(n, int) and n > 0 for n in sizes):
             return None
         step = 1 / sizes.pop()
-        values = [getattr(r, self.field) for r in rows if getattr(r, self.field) is not None]
+        values = [v for r in rows if (v := self.value(r)) is not None]
         return step if all(abs(v / step - round(v / step)) <= COUNT_TOLERANCE for v in values) else None
 
     @property
     def example(self) -> str:
         """A --fail-on threshold for this metric."""
-        if self.unit == "pp":
-            return f"{self.name}:+0.5pp"
-        return f"{self.name}:{'+' if self.higher_is_worse else '-'}10%"
+        sign = "+" if self.higher_is_worse else "-"
+        return f"{self.name}:{sign}0.5pp" if self.unit == "pp" else f"{self.name}:{sign}10%"
 
     def format(self, amount: float) -> str:
         """A change, signed, in the metric's unit: ``+1.25 pp``, ``+3.5%``, ``-67%``."""
@@ -120,13 +133,15 @@ class Metric:
 #: some 16,000 errors); values further off are no counts and are tested as they are.
 COUNT_TOLERANCE = 1e-3
 
-METRICS: tuple[Metric, ...] = (
-    Metric("error_rate", "error_rate", "error_rate", "pp", True, 0.5,  # 0.5: the chapter's run-to-run noise
-           counts_over="n_valid"),
+#: What a run costs, compared for every recipe whatever it was measured by.
+COST_METRICS: tuple[Metric, ...] = (
     Metric("wall", "wall_s", "wall s", "%", True, 5.0, drifts=True),
     Metric("throughput", "samples_per_s", "img/s", "%", False, 5.0, drifts=True),
     Metric("memory", "peak_memory_bytes", "peak MB", "%", True, 5.0, drifts=True),  # CPU peak RSS drifts
 )
+#: The metrics of results recorded before metrics were plugins (the chapter's error_rate) and the costs:
+#: what a comparison of results that recorded no metric specs falls back to (a simulation, a test).
+DEFAULT_METRICS: tuple[Metric, ...] = (Metric.of(ERROR_RATE), *COST_METRICS)
 #: Session-to-session drift (log-sd of a whole session's speed, or of its process memory), which the
 #: seeds of one session cannot show: added to the variance of the metrics that drift (--session-noise).
 DEFAULT_SESSION_NOISE = 0.03
@@ -134,12 +149,29 @@ ALIASES = MappingProxyType({"wall_s": "wall", "samples_per_s": "throughput", "im
                             "peak_memory": "memory", "peak_memory_bytes": "memory"})
 
 
-def metric_named(name: str) -> Metric:
+def metrics_for(specs: Sequence[MetricSpec]) -> tuple[Metric, ...]:
+    """The recorded metrics (:func:`recipebench.analysis.metrics.recorded`), then the costs; a recorded metric
+    named like a cost is refused (it would be two columns of one name)."""
+    costs = {m.name for m in COST_METRICS} | set(ALIASES)
+    clash = [s.name for s in specs if s.name in costs]
+    if clash:
+        raise CompareError(f"metric {clash[0]!r} is named like a cost figure ({', '.join(sorted(costs))}); "
+                           "rename it in its plugin")
+    return (*(Metric.of(s) for s in specs), *COST_METRICS)
+
+
+def metrics_of(results: Sequence[RunResult]) -> tuple[Metric, ...]:
+    """:func:`metrics_for` the metrics the results recorded (none recorded: :data:`DEFAULT_METRICS`)."""
+    specs = measured(results)
+    return metrics_for(specs) if specs else DEFAULT_METRICS
+
+
+def metric_named(name: str, metrics: Sequence[Metric] = DEFAULT_METRICS) -> Metric:
     name = ALIASES.get(name.strip(), name.strip())
-    for metric in METRICS:
+    for metric in metrics:
         if metric.name == name:
             return metric
-    raise CompareError(f"unknown metric {name!r}; choose one of {', '.join(m.name for m in METRICS)}")
+    raise CompareError(f"unknown metric {name!r}; choose one of {', '.join(m.name for m in metrics)}")
 
 
 @dataclass(frozen=True)
@@ -151,8 +183,8 @@ class Threshold:
     text: str
 
     @classmethod
-    def parse(cls, text: str, signed: bool = True) -> Threshold:
-        """``error_rate:+0.5pp``, ``wall:+10%``, ``memory:10%``, ``throughput:-10%``.
+    def parse(cls, text: str, signed: bool = True, metrics: Sequence[Metric] = DEFAULT_METRICS) -> Threshold:
+        """``error_rate:+0.5pp``, ``wall:+10%``, ``memory:10%``, ``throughput:-10%``: a metric of ``metrics``.
 
         With ``signed`` a sign, when given, must point the metric's worse way (up for error_rate,
         wall and memory, down for throughput).
@@ -160,7 +192,7 @@ class Threshold:
         name, sep, value = text.partition(":")
         if not sep:
             raise CompareError(f"{text!r}: expected METRIC:AMOUNT, e.g. error_rate:+0.5pp or wall:+10%")
-        metric = metric_named(name)
+        metric = metric_named(name, metrics)
         match = re.fullmatch(r"\s*([+-]?)\s*(\d+(?:\.\d*)?|\.\d+)\s*(pp|%)\s*", value)
         if not match or match.group(3) != metric.unit:
             unit = "percentage points (pp)" if metric.unit == "pp" else "percent (%)"
@@ -183,31 +215,51 @@ class FailedRuns:
     text: str = FAIL_ON_FAILED
 
 
-def parse_fail_on(text: str) -> Threshold | FailedRuns:
-    """A ``--fail-on`` value: ``failed`` (:class:`FailedRuns`) or ``METRIC:AMOUNT`` (:class:`Threshold`)."""
+def parse_fail_on(text: str, metrics: Sequence[Metric] = DEFAULT_METRICS) -> Threshold | FailedRuns:
+    """A ``--fail-on`` value: ``failed`` (:class:`FailedRuns`) or ``METRIC:AMOUNT`` (:class:`Threshold`) of a
+    metric of ``metrics``."""
     if text.strip() == FAIL_ON_FAILED:
         return FailedRuns()
     if ":" not in text:
         raise CompareError(f"{text!r}: expected METRIC:AMOUNT, e.g. error_rate:+0.5pp or wall:+10%, or "
                            f"{FAIL_ON_FAILED} (fail a recipe where any new run failed)")
-    return Threshold.parse(text)
+    return Threshold.parse(text, metrics=metrics)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How verdicts are made: the significance level and each metric's practical minimum."""
+    """How verdicts are made: the significance level, the metric that decides (``--metric``) and the practical
+    minimums given (``--min-effect``; any other metric's is its own :attr:`Metric.min_effect`)."""
 
     alpha: float = DEFAULT_ALPHA
-    min_effects: Mapping[str, float] = field(default_factory=lambda: {m.name: m.min_effect for m in METRICS})
+    #: Practical minimums given by name (aliases allowed), in each metric's unit; checked against the metrics
+    #: of a comparison when it is made (:meth:`check`).
+    min_effects: Mapping[str, float] = field(default_factory=dict)
     session_noise: float = DEFAULT_SESSION_NOISE  # log-sd of a session's speed, for metrics that drift
+    #: The recorded metric whose change (with the costs) makes a row's verdict: --metric (the others are shown
+    #: with their tests, but decide nothing, so that more metrics do not mean more false verdicts).
+    metric: str = DEFAULT_METRIC
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1:
             raise CompareError(f"alpha {self.alpha}: must lie between 0 and 1")
         if not 0 <= self.session_noise < 1:
             raise CompareError(f"session noise {self.session_noise}: must lie between 0 and 1 (0% to 100%)")
-        given = {metric_named(name).name: amount for name, amount in self.min_effects.items()}  # aliases, errors
-        object.__setattr__(self, "min_effects", MappingProxyType({**{m.name: m.min_effect for m in METRICS}, **given}))
+        given = {ALIASES.get(name.strip(), name.strip()): amount for name, amount in self.min_effects.items()}
+        object.__setattr__(self, "min_effects", MappingProxyType(given))
+
+    def minimum(self, metric: Metric) -> float:
+        """The metric's practical minimum: as given, else its own."""
+        return self.min_effects.get(metric.name, metric.min_effect)
+
+    def decides(self, metric: Metric) -> bool:
+        """Whether the metric's change makes the verdict: the costs and the chosen metric do."""
+        return metric.spec is None or metric.name == self.metric
+
+    def check(self, metrics: Sequence[Metric]) -> None:
+        """A :class:`CompareError` for a practical minimum of a metric not among ``metrics``."""
+        for name in self.min_effects:
+            metric_named(name, metrics)
 
     def session_var(self, metric: Metric) -> float:
         return self.session_noise ** 2 if metric.drifts else 0.0
@@ -223,6 +275,7 @@ class Delta:
     test: Significance
     p: float | None  # Holm-adjusted over the table's rows
     verdict: str  # WORSE, BETTER, NOISE
+    decides: bool = True  # the change counts in the row's verdict (:meth:`Settings.decides`)
 
     @property
     def change(self) -> float:
@@ -279,7 +332,7 @@ class RowComparison:
     @property
     def untested(self) -> str | None:
         """Why some metric has no test ("n=1", "no spread"), or None."""
-        reasons = [d.test.reason for d in self.deltas if not d.test.tested]
+        reasons = [d.test.reason for d in self.deltas if not d.test.tested and d.decides]
         return reasons[0] if reasons else None
 
     @property
@@ -293,8 +346,8 @@ class RowComparison:
             return "failed in both" if self.n_base == 0 else f"{WORSE}: every new run failed"
         if self.n_base == 0:
             return f"{BETTER}: runs again (every base run failed)"
-        worse = [d.metric.header for d in self.deltas if d.verdict == WORSE]
-        better = [d.metric.header for d in self.deltas if d.verdict == BETTER]
+        worse = [d.metric.header for d in self.deltas if d.verdict == WORSE and d.decides]
+        better = [d.metric.header for d in self.deltas if d.verdict == BETTER and d.decides]
         if worse and better:
             text = f"mixed: {BETTER} {', '.join(better)}; {WORSE} {', '.join(worse)}"
         elif worse or better:
@@ -327,6 +380,12 @@ class Comparison:
     rows: tuple[RowComparison, ...]
     settings: Settings
     notes: tuple[str, ...] = ()  # what the reader must know: forced comparisons, other machines
+    metrics: tuple[Metric, ...] = DEFAULT_METRICS  # the columns compared: the recorded metrics, then the costs
+
+    @property
+    def chosen(self) -> Metric:
+        """The metric that decides with the costs (``--metric``)."""
+        return metric_named(self.settings.metric, self.metrics)
 
 
 @dataclass(frozen=True)
@@ -344,7 +403,7 @@ def _values(group: Sequence[Row], metric: Metric) -> dict[int, list[float]]:
     """The metric's values in the group's successful runs, by seed."""
     out: dict[int, list[float]] = {}
     for row in group:
-        value = getattr(row, metric.field)
+        value = metric.value(row)
         if row.status == STATUS_OK and value is not None and math.isfinite(value) and (value > 0 or not metric.log):
             out.setdefault(row.seed, []).append(float(value))
     return out
@@ -367,34 +426,36 @@ def _test(metric: Metric, base: Mapping[int, Sequence[float]], new: Mapping[int,
 def _verdict(metric: Metric, base: Sequence[float], new: Sequence[float], p: float | None,
              settings: Settings) -> str:
     change = metric.change(base, new)
-    if abs(change) < settings.min_effects[metric.name] or (p is not None and p >= settings.alpha):
+    if abs(change) < settings.minimum(metric) or (p is not None and p >= settings.alpha):
         return NOISE
     return WORSE if metric.worse_by(change) > 0 else BETTER
 
 
 def compare_groups(base: Mapping[str, Sequence[Row]], new: Mapping[str, Sequence[Row]],
-                   settings: Settings = Settings()) -> tuple[RowComparison, ...]:
-    """Pair rows by label (base's order, then labels only in new) and compare every metric, each label's
-    runs as :func:`pair_runs` pairs them (the groups may hold failed runs: they are counted, not compared)."""
+                   settings: Settings = Settings(), metrics: Sequence[Metric] = DEFAULT_METRICS
+                   ) -> tuple[RowComparison, ...]:
+    """Pair rows by label (base's order, then labels only in new) and compare every metric of ``metrics``, each
+    label's runs as :func:`pair_runs` pairs them (the groups may hold failed runs: they are counted, not compared)."""
+    settings.check(metrics)
     labels = list(dict.fromkeys([*base, *new]))
     pairings = {label: pair_runs(base.get(label, ()), new.get(label, ())) for label in labels}
-    by_seed = {(label, m): (_values(p.base, m), _values(p.new, m)) for label, p in pairings.items() for m in METRICS}
+    by_seed = {(label, m): (_values(p.base, m), _values(p.new, m)) for label, p in pairings.items() for m in metrics}
     tests = {(label, m.name): _test(m, b, n, settings, m.resolution([*pairings[label].base, *pairings[label].new]))
              for (label, m), (b, n) in by_seed.items() if b and n}
     pairs = {(label, m.name): (_flat(b), _flat(n)) for (label, m), (b, n) in by_seed.items()}
     adjusted: dict[tuple[str, str], float | None] = {}
-    for m in METRICS:
+    for m in metrics:
         keys = [k for k in tests if k[1] == m.name]
         adjusted.update(zip(keys, holm([tests[k].p for k in keys])))
     out = []
     for label, p in pairings.items():
         deltas = []
-        for m in METRICS:
+        for m in metrics:
             key = (label, m.name)
             if key in tests:
                 b_values, n_values = pairs[key]
                 verdict = _verdict(m, b_values, n_values, adjusted[key], settings)
-                deltas.append(Delta(m, b_values, n_values, tests[key], adjusted[key], verdict))
+                deltas.append(Delta(m, b_values, n_values, tests[key], adjusted[key], verdict, settings.decides(m)))
         failed_b = [r.status for r in base.get(label, ()) if r.status != STATUS_OK]
         failed_n = [r.status for r in new.get(label, ()) if r.status != STATUS_OK]
         out.append(RowComparison(label, len(p.base), len(p.new), len(failed_b), len(failed_n), tuple(deltas),
@@ -551,16 +612,14 @@ def compare(base: Side, new: Side, settings: Settings = Settings(), force: bool 
         if not side.results:
             raise CompareError(f"{side.name}: no results")
     notes = check_comparable(base, new, force)
-    rows = compare_groups(grouped(base.results), grouped(new.results), settings)
+    metrics = metrics_of([*base.results, *new.results])
+    metric_named(settings.metric, [m for m in metrics if m.spec is not None])  # --metric: a recorded one
+    rows = compare_groups(grouped(base.results), grouped(new.results), settings, metrics)
     rows = with_seeds_needed(rows, settings, power.n_valid_of([*base.results, *new.results]))
-    return Comparison(base, new, rows, settings, tuple(notes))
+    return Comparison(base, new, rows, settings, tuple(notes), metrics)
 
 
 # --- how many seeds (recipebench.analysis.power) ----------------------------------------------------------------------
-
-#: The metric the tables' "seeds needed" column plans for.
-SEEDS_METRIC = "error_rate"
-
 
 def plan_seeds(delta: Delta, settings: Settings, family: int = 1, n_valid: int | None = None,
                change: float | None = None, paired: bool | None = None,
@@ -570,17 +629,18 @@ def plan_seeds(delta: Delta, settings: Settings, family: int = 1, n_valid: int |
     m = delta.metric
     return power.plan(delta.base, delta.new, delta.test.kind == PAIRED if paired is None else paired,
                       delta.change if change is None else change, m.log,
-                      n_valid if m.name == "error_rate" else None, settings.min_effects[m.name],
+                      n_valid if m.counts_over == "n_valid" else None, settings.minimum(m),
                       settings.alpha / max(1, family), 2 * settings.session_var(m), target_power)
 
 
 def with_seeds_needed(rows: Sequence[RowComparison], settings: Settings,
                       n_valid: int | None) -> tuple[RowComparison, ...]:
-    """The rows with :attr:`RowComparison.seeds_needed` for their error_rate change, planned at alpha over
-    the rows tested in that column (their Holm family: the level a lone real change must reach)."""
-    family = sum(1 for r in rows if (d := r.delta(SEEDS_METRIC)) is not None and d.test.tested)
+    """The rows with :attr:`RowComparison.seeds_needed` for their change of the chosen metric (``--metric``),
+    planned at alpha over the rows tested in that column (their Holm family: the level a lone real change must
+    reach)."""
+    family = sum(1 for r in rows if (d := r.delta(settings.metric)) is not None and d.test.tested)
     return tuple(replace(r, seeds_needed=plan_seeds(d, settings, family, n_valid))
-                 if (d := r.delta(SEEDS_METRIC)) is not None else r for r in rows)
+                 if (d := r.delta(settings.metric)) is not None else r for r in rows)
 
 
 def violations(comparison: Comparison, thresholds: Sequence[Threshold | FailedRuns]) -> list[Violation]:

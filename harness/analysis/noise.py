@@ -124,9 +124,10 @@ def _side(model: NoiseModel, seeds: range, shift: Shift, rng) -> dict[str, list[
             true_rate = min(1.0, max(0.0, p + rng.normal(0.0, model.seed_sd_pp / 100)))
             wall = model.wall_s * shift.wall_factor * float(
                 rng.lognormal(session, model.wall_seed_sd))
+            error_rate = rng.binomial(model.n_valid, true_rate) / model.n_valid
             groups.setdefault(label, []).append(Row(
-                label=label, recipe=label, outcome=None, seed=seed, status=STATUS_OK,
-                error_rate=rng.binomial(model.n_valid, true_rate) / model.n_valid, best_error_rate=None,
+                label=label, recipe=label, outcome=None, seed=seed, status=STATUS_OK, metrics={"error_rate": error_rate},
+                error_rate=error_rate, best_error_rate=None,
                 best_epoch=None, wall_s=wall, samples_per_s=model.train_images / wall,
                 peak_memory_bytes=int(model.memory_bytes * rng.lognormal(0.0, model.memory_sd)),
                 precision="fp32", device="cpu", arch="resnet18", n_valid=model.n_valid))

@@ -235,9 +235,9 @@ def n_valid_of(results) -> int | None:
     return min(sizes) if sizes else None
 
 
-def column_legend(alpha: float, power: float = DEFAULT_POWER) -> str:
-    """How to read the tables' "seeds needed" column."""
-    return (f"seeds needed: seeds per side at which the observed Δ error_rate would be significant with "
+def column_legend(alpha: float, power: float = DEFAULT_POWER, metric: str = "error_rate") -> str:
+    """How to read the tables' "seeds needed" column, which plans for ``metric`` (``--metric``)."""
+    return (f"seeds needed: seeds per side at which the observed Δ {metric} would be significant with "
             f"{power:.0%} power, at alpha {alpha:g} / the rows tested (a lone real change must pass Holm's "
             "strictest step), from the per-seed spread (paired: of the differences), floored at the counting "
             "noise of the validation images (recipebench.analysis.power); -: below the practical minimum or one image; "

@@ -5,10 +5,12 @@ What the tables, comparisons and the matrix all work on; nothing here formats an
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Iterable, Mapping
 
-from recipebench.record.results import STATUS_ERROR, STATUS_OK, EpochRecord, EvaluationResult, RunResult
+from recipebench.analysis.metrics import best as best_of
+from recipebench.record.results import STATUS_ERROR, STATUS_OK, EpochRecord, EvaluationResult, MetricSpec, RunResult
 
 #: Between a recipe and its outcome in a row's label: ``early_stopping_contrast > keep_best``.
 OUTCOME_SEP = " > "
@@ -37,6 +39,20 @@ class Row:
     #: An evaluation's row (``recipe > tta``): its own wall time, apart from ``wall_s`` (the training of the
     #: weights it evaluated). None on the rows of runs and outcomes.
     inference_s: float | None = None
+    #: Each metric's final value (of the weights held at the end), by name; a metric not recorded is absent.
+    metrics: Mapping[str, float | None] = field(default_factory=lambda: MappingProxyType({}))
+
+    def value(self, name: str) -> float | None:
+        """The final value of metric ``name``; None where the run did not record it."""
+        return self.metrics.get(name)
+
+    def epoch_values(self, name: str) -> list[float | None]:
+        """Metric ``name`` at the end of each epoch, in order."""
+        return [e.metrics.get(name) for e in self.epochs]
+
+    def best(self, spec: MetricSpec) -> tuple[float | None, int | None]:
+        """The best epoch value of the metric and its 1-based epoch (the earliest among equals)."""
+        return best_of(self.epoch_values(spec.name), spec)
 
 
 def rows(result: RunResult) -> list[Row]:
@@ -46,12 +62,14 @@ def rows(result: RunResult) -> list[Row]:
     run = Row(label=result.recipe, outcome=None, error_rate=result.error_rate,
               best_error_rate=result.best_error_rate, best_epoch=result.best_epoch,
               wall_s=result.wall_s, samples_per_s=result.samples_per_s,
-              peak_memory_bytes=result.peak_memory_bytes, epochs=result.epochs, **common)
+              peak_memory_bytes=result.peak_memory_bytes, epochs=result.epochs,
+              metrics=MappingProxyType(dict(result.final_metrics)), **common)
     out = [run, *_evaluation_rows(result, run)]
     for o in result.outcomes:
         row = Row(label=f"{result.recipe}{OUTCOME_SEP}{o.name}", outcome=o.name, error_rate=o.error_rate,
                   best_error_rate=o.best_error_rate, best_epoch=o.best_epoch,
-                  wall_s=o.wall_s, samples_per_s=o.samples_per_s, peak_memory_bytes=None, epochs=o.epochs, **common)
+                  wall_s=o.wall_s, samples_per_s=o.samples_per_s, peak_memory_bytes=None, epochs=o.epochs,
+                  metrics=MappingProxyType(dict(o.final_metrics)), **common)
         out += [row, *_evaluation_rows(result, row)]
     return out
 
@@ -65,7 +83,8 @@ def _evaluation_rows(result: RunResult, of: Row) -> list[Row]:
                 seed=result.seed, status=result.status if not result.ok else STATUS_ERROR if e.error else STATUS_OK,
                 error_rate=e.error_rate, best_error_rate=None, best_epoch=None, wall_s=of.wall_s,
                 samples_per_s=None, peak_memory_bytes=None, precision=of.precision, device=of.device, arch=of.arch,
-                n_valid=of.n_valid, inference_s=e.inference_s, recipe=result.recipe)
+                n_valid=of.n_valid, inference_s=e.inference_s, recipe=result.recipe,
+                metrics=MappingProxyType({} if e.error_rate is None else {"error_rate": e.error_rate}))
             for e in mine]
 
 

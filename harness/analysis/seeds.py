@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from recipebench.analysis import power
-from recipebench.analysis.compare import NOISE, Metric, Settings, compare_groups, plan_seeds
+from recipebench.analysis.compare import NOISE, Metric, Settings, compare_groups, metrics_of, plan_seeds
 from recipebench.record.results import STATUS_OK, RunResult
 from recipebench.analysis.rows import grouped
 from recipebench.analysis.stats import PAIRED
@@ -41,14 +41,14 @@ def seeds_rows(results: Sequence[RunResult], metric: Metric, change: float, sett
     unit), paired over the seeds both ran as compare would; the reference itself with its own spread,
     unpaired (a change to it, run on other seeds)."""
     n_valid = power.n_valid_of(results)
-    counted_on = n_valid if metric.name == "error_rate" else None
+    counted_on = n_valid if metric.counts_over == "n_valid" else None
     groups = {label: [r for r in g if r.status == STATUS_OK] for label, g in grouped(results).items()}
     ref = groups.get(reference, [])
     out = []
     for label, rows in groups.items():
         if not rows or not ref:
             continue
-        (row,) = compare_groups({label: ref}, {label: rows}, settings)
+        (row,) = compare_groups({label: ref}, {label: rows}, settings, metrics_of(results))
         d = row.delta(metric.name)
         if d is None:
             continue

@@ -1,8 +1,8 @@
 """Time-to-accuracy, as MLPerf and DAWNBench report it: how long a run took until its validation error
-first reached a target.
+(or the metric chosen with ``--metric``) first reached a target.
 
-For each run (or sub-result) the epochs are read in order; the first whose ``error_rate`` is at or
-below the target gives the number of epochs and the wall time: that epoch's ``elapsed_s``, the time
+For each run (or sub-result) the epochs are read in order; the first whose value of the metric is at or
+below the target (at or above, for a metric where higher is better) gives the number of epochs and the wall time: that epoch's ``elapsed_s``, the time
 from the start of the recipe to the end of the epoch's validation with everything the recipe did
 before it (``lr_find``, unfreezing, ...). Results written before schema 5 have no ``elapsed_s``; for
 them the time is the sum of the epochs' own wall times (training and validation only), and
@@ -21,7 +21,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from recipebench.record.results import STATUS_OK, EpochRecord
+from recipebench.record.results import ERROR_RATE, STATUS_OK, EpochRecord, MetricSpec
 from recipebench.analysis.rows import Row
 
 #: Error rates are counts over the validation set (k / n); a mean target can equal one exactly. An epoch's
@@ -38,10 +38,17 @@ class TargetError(ValueError):
 
 @dataclass(frozen=True)
 class Target:
-    """The validation error_rate a run must reach, and where the number came from."""
+    """The value of a metric (the chosen one: error_rate by default) a run must reach, and where it came from."""
 
-    error_rate: float
+    value: float
     source: str  # e.g. "--target-error 0.3" or "baseline's mean final error_rate, n=3"
+    metric: MetricSpec = ERROR_RATE
+
+    def reached_by(self, value: float | None) -> bool:
+        """Whether an epoch's ``value`` is at the target or past it in the metric's better direction."""
+        if value is None:
+            return False
+        return value <= self.value + TOLERANCE if self.metric.better == "lower" else value >= self.value - TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -57,8 +64,8 @@ class TimeToTarget:
         return self.epochs is not None
 
 
-def time_to_target(epochs: Sequence[EpochRecord], target: float) -> TimeToTarget | None:
-    """The first epoch at or below ``target`` and the time until its end; None when no epoch was recorded."""
+def time_to_target(epochs: Sequence[EpochRecord], target: Target) -> TimeToTarget | None:
+    """The first epoch that reached ``target`` and the time until its end; None when no epoch was recorded."""
     if not epochs:
         return None
     timed = all(e.elapsed_s is not None for e in epochs)
@@ -66,7 +73,7 @@ def time_to_target(epochs: Sequence[EpochRecord], target: float) -> TimeToTarget
     summed_s = 0.0
     for n, e in enumerate(epochs, start=1):
         summed_s += e.wall_s
-        if e.error_rate is not None and e.error_rate <= target + TOLERANCE:
+        if target.reached_by(e.metrics.get(target.metric.name)):
             return TimeToTarget(n, e.elapsed_s if timed else summed_s, clock)
     return TimeToTarget(None, None, clock)
 
@@ -103,20 +110,21 @@ FAILED_RUN = TimeToTarget(None, None, None)
 def summarise(group: Sequence[Row], target: Target) -> TimeSummary | None:
     """The group's times to ``target``, a failed run counting as not reached (never left out); None when
     no successful run recorded epochs."""
-    times = [time_to_target(r.epochs, target.error_rate) for r in group if r.status == STATUS_OK]
+    times = [time_to_target(r.epochs, target) for r in group if r.status == STATUS_OK]
     timed = [t for t in times if t is not None]
     if not timed:
         return None
     return TimeSummary.of(timed + [FAILED_RUN for r in group if r.status != STATUS_OK])
 
 
-def choose_target(groups: Mapping[str, Sequence[Row]], reference: str, given: float | None) -> Target | None:
-    """``given`` (``--target-error``), else the reference's mean final error_rate; None when it has none."""
+def choose_target(groups: Mapping[str, Sequence[Row]], reference: str, given: float | None,
+                  metric: MetricSpec = ERROR_RATE) -> Target | None:
+    """``given`` (``--target-error``), else the reference's mean final value of ``metric``; None when it has none."""
     if given is not None:
-        if not 0 <= given <= 1:
-            raise TargetError(f"--target-error {given}: an error rate between 0 and 1, e.g. 0.25")
-        return Target(given, f"--target-error {given:g}")
-    finals = [r.error_rate for r in groups.get(reference, ()) if r.status == STATUS_OK and r.error_rate is not None]
+        if metric.unit == "pp" and not 0 <= given <= 1:
+            raise TargetError(f"--target-error {given}: a value of {metric.name} between 0 and 1, e.g. 0.25")
+        return Target(given, f"--target-error {given:g}", metric)
+    finals = [v for r in groups.get(reference, ()) if r.status == STATUS_OK and (v := r.value(metric.name)) is not None]
     if not finals:
         return None
-    return Target(sum(finals) / len(finals), f"{reference}'s mean final error_rate, n={len(finals)}")
+    return Target(sum(finals) / len(finals), f"{reference}'s mean final {metric.name}, n={len(finals)}", metric)

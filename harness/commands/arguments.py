@@ -30,6 +30,16 @@ def check_reference(results, reference: str | None) -> None:
         raise UsageError(f"--reference {reference}: not in these results; choose one of {', '.join(labels)}")
 
 
+def check_metric(results, metric: str | None) -> str:
+    """The metric ``--metric`` names (default error_rate): one the results recorded, else a usage error listing them."""
+    from recipebench.analysis.metrics import MetricError, choose, recorded
+
+    try:
+        return choose(recorded(results), metric).name
+    except MetricError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def wrote(path: Path, asked: Path) -> None:
     """Print the file written, and why it is not the one asked for (files are never overwritten)."""
     kept = "" if path == asked else f" ({asked} exists: files are never overwritten)"
@@ -65,12 +75,31 @@ def _parsed(parse, text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def fail_on(text: str) -> compare.Threshold | compare.FailedRuns:
-    return _parsed(compare.parse_fail_on, text)
+_THRESHOLD = re.compile(r"\s*[A-Za-z_/][\w/]*\s*:\s*[+-]?\s*(\d+(?:\.\d*)?|\.\d+)\s*(pp|%)\s*")
 
 
-def min_effect(text: str) -> compare.Threshold:
-    return _parsed(lambda t: compare.Threshold.parse(t, signed=False), text)
+def fail_on(text: str) -> str:
+    """A ``--fail-on`` value, its form checked now (``failed`` or METRIC:AMOUNT); its metric is checked against
+    the metrics of the results compared (:func:`thresholds`), which a plugin may have added."""
+    if text.strip() != compare.FAIL_ON_FAILED and not _THRESHOLD.fullmatch(text):
+        _parsed(compare.parse_fail_on, text)  # the usual message
+        raise argparse.ArgumentTypeError(f"{text!r}: expected METRIC:AMOUNT, e.g. error_rate:+0.5pp or wall:+10%")
+    return text
+
+
+def min_effect(text: str) -> str:
+    """A ``--min-effect`` value, its form checked now (METRIC:AMOUNT); its metric when results are loaded."""
+    if not _THRESHOLD.fullmatch(text):
+        _parsed(lambda t: compare.Threshold.parse(t, signed=False), text)
+        raise argparse.ArgumentTypeError(f"{text!r}: expected METRIC:AMOUNT, e.g. error_rate:0.5pp or wall:10%")
+    return text
+
+
+def thresholds(texts, metrics, signed: bool = True) -> list:
+    """``--fail-on`` (``signed``) or ``--min-effect`` values against ``metrics`` (CompareError: a usage error)."""
+    if signed:
+        return [compare.parse_fail_on(t, metrics) for t in texts]
+    return [compare.Threshold.parse(t, signed=False, metrics=metrics) for t in texts]
 
 
 def percent(text: str) -> float:

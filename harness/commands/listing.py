@@ -1,4 +1,4 @@
-"""``recipebench list``: every recipe, workload, architecture, evaluation and output, with the plugin that provided it."""
+"""``recipebench list``: every recipe, workload, architecture, metric, evaluation and output, with its plugin."""
 from __future__ import annotations
 
 import argparse
@@ -10,9 +10,9 @@ NAME = "list"
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser(NAME, help="recipes, workloads, archs, evaluations and outputs with the plugin that provided each",
-                       description="Every recipe, workload, architecture, evaluation (--evaluate) and output (--output), "
-                                   "with the plugin that provided it.")
+    p = sub.add_parser(NAME, help="recipes, workloads, archs, metrics, evaluations and outputs, each with its plugin",
+                       description="Every recipe, workload, architecture, metric (--metric), evaluation (--evaluate) "
+                                   "and output (--output), with the plugin that provided it.")
     p.add_argument("--plugins-dir", type=Path, default=None, help="also load every *.py plugin in this folder")
     return p
 
@@ -40,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
     print("\narchs:")
     print(tabulate([(name, f"{a.plugin} [{a.origin}]") for name, a in registry.archs.items()],
                    headers=("name", "plugin"), tablefmt="simple"))
+    print("\nmetrics (--metric):")
+    print(tabulate([(name, m.item.summary, m.item.better, "1/n_valid" if m.item.counts else "-", m.item.unit,
+                     f"{m.plugin} [{m.origin}]") for name, m in registry.metrics.items()],
+                   headers=("name", "what", "better", "step", "Δ in", "plugin"), tablefmt="simple"))
     print("\nevaluations (--evaluate NAME):")
     print(tabulate([(name, e.item.summary, f"{e.plugin} [{e.origin}]") for name, e in registry.evaluations.items()],
                    headers=("name", "what", "plugin"), tablefmt="simple"))

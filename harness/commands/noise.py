@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from recipebench.analysis.compare import Settings
+from recipebench.analysis.compare import DEFAULT_METRICS, Settings
 from recipebench.analysis.noise import FAIL_ON, NoiseModel, Shift, fit, simulate
 from recipebench.render.tables import format_table
 
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(["seeds per side", "new vs base", "rows not within noise", "tables with a verdict",
                         "tables with a worse", f"--fail-on {', '.join(FAIL_ON)} exits 1"], body, args.format))
     settings = Settings()
-    minimums = ", ".join(f"{name} {amount:g}" for name, amount in settings.min_effects.items())
+    minimums = ", ".join(f"{m.name} {settings.minimum(m):g}" for m in DEFAULT_METRICS)
     print(f"\n{args.trials} simulated comparisons of {model.labels} rows each; compare's defaults: alpha "
           f"{settings.alpha}, minimum effects {minimums} (pp or %), session noise {settings.session_noise:.0%}; "
           f"model: {model}")

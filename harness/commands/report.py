@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from recipebench.analysis import compare
-from recipebench.commands.arguments import RESULTS_HELP, add_options, check_reference, load
+from recipebench.commands.arguments import RESULTS_HELP, add_options, check_metric, check_reference, load
 from recipebench.suite.options import TABLE_OPTIONS, UsageError
 
 NAME = "report"
@@ -39,11 +39,12 @@ def run(args: argparse.Namespace) -> int:
     for s in sets:
         compare.check_no_repeats(s.name, s.results, args.force)
         check_reference(s.results, args.reference)
+    metric = check_metric([r for s in sets for r in s.results], args.metric)
     if len(sets) == 1:
-        blocks = document.single_report(sets[0], args.reference, args.target_error)
+        blocks = document.single_report(sets[0], args.reference, args.target_error, metric)
     else:
-        blocks = document.pair_report(sets[0], sets[1], args.reference, args.target_error, compare.Settings(),
-                                      args.force)
+        blocks = document.pair_report(sets[0], sets[1], args.reference, args.target_error,
+                                      compare.Settings(metric=metric), args.force)
     for path in document.write(blocks, args.out):
         print(path)
     return 0

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from recipebench.analysis import compare, power
+from recipebench.analysis.metrics import DEFAULT_METRIC
 from recipebench.analysis.rows import grouped
 from recipebench.commands import arguments
 from recipebench.commands.arguments import RESULTS_HELP, check_reference, load
@@ -30,8 +31,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--delta", metavar="AMOUNT",
                    help="the change to detect: percentage points for error_rate (1pp), percent for wall, throughput "
                         "and memory (10%%: a ratio, on log scale)")
-    p.add_argument("--metric", default="error_rate", choices=[m.name for m in compare.METRICS],
-                   help="the figure the change is in (default error_rate)")
+    p.add_argument("--metric", default=DEFAULT_METRIC,
+                   help=f"the figure the change is in: a metric the results recorded (default {DEFAULT_METRIC}), "
+                        "or wall, throughput, memory")
     p.add_argument("--power", type=arguments.share, default=power.DEFAULT_POWER,
                    help="the chance of detecting it to plan for (default 0.8)")
     p.add_argument("--alpha", type=arguments.alpha, default=compare.DEFAULT_ALPHA,
@@ -81,14 +83,19 @@ def run(args: argparse.Namespace) -> int:
     from recipebench.analysis.ranking import DEFAULT_REFERENCE
     from recipebench.render.seeds import seeds_report
 
-    metric = compare.metric_named(args.metric)
+    results = list(load(args.results, NAME).results)
+    metrics = compare.metrics_of(results)
     try:
-        amount = compare.Threshold.parse(f"{metric.name}:{args.delta}", signed=False).amount
+        metric = compare.metric_named(args.metric, metrics)
+    except compare.CompareError:
+        raise UsageError(f"--metric {args.metric}: not a metric of these results; choose one of "
+                         f"{', '.join(m.name for m in metrics)}") from None
+    try:
+        amount = compare.Threshold.parse(f"{metric.name}:{args.delta}", signed=False, metrics=metrics).amount
     except compare.CompareError:
         unit, other = ("pp, e.g. 1pp", "%: add --metric wall (or throughput, memory)") if metric.unit == "pp" else (
             "%, e.g. 10%", "pp: add --metric error_rate")
         raise UsageError(f"--delta {args.delta}: {metric.name} changes in {unit}; for a change in {other}") from None
-    results = list(load(args.results, NAME).results)
     notes = compare.check_no_repeats(" ".join(map(str, args.results)), results, args.force)
     check_reference(results, args.reference)
     reference = args.reference or DEFAULT_REFERENCE

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from recipebench.analysis import compare
-from recipebench.commands.arguments import RESULTS_HELP, add_options, check_reference, load
+from recipebench.commands.arguments import RESULTS_HELP, add_options, check_metric, check_reference, load
 from recipebench.render import session_table
 from recipebench.render.tables import FORMATS
 from recipebench.suite.options import TABLE_OPTIONS
@@ -34,8 +34,9 @@ def run(args: argparse.Namespace) -> int:
     name = " ".join(map(str, args.results))
     notes = compare.check_uniform(name, results, args.force) + compare.check_no_repeats(name, results, args.force)
     check_reference(results, args.reference)
+    metric = check_metric(results, args.metric)
     print(session_table.session_report(results, fmt=args.format, reference=args.reference,
-                                       target_error=args.target_error))
+                                       target_error=args.target_error, metric=metric))
     for note in notes:
         print(note, file=sys.stderr)
     return 0

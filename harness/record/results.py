@@ -13,7 +13,9 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any, Mapping
 
-SCHEMA_VERSION = 8
+from recipebench.api import MetricSpec
+
+SCHEMA_VERSION = 9
 STATUS_OK = "ok"
 STATUS_ERROR = "error"  # the recipe raised: the traceback is in ``error``
 STATUS_DIVERGED = "diverged"  # the training loss went non-finite or exploded: see ``divergence``
@@ -55,9 +57,12 @@ class EpochRecord:
     image_size: int | None = None
     #: Images per training batch of its DataLoaders. None before schema 7.
     batch_size: int | None = None
+    #: Every metric the run measured (:attr:`RunResult.metrics`), as fastai's Recorder saw it at the end of the
+    #: epoch's validation; None where the Recorder had no value. Schema 8 on (older: error_rate and valid_loss).
+    metrics: Mapping[str, float | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _freeze(self, "batch_losses")
+        _freeze(self, "batch_losses", "metrics")
 
 
 #: At most this many per-batch training losses are kept per epoch (a full-scale Pets epoch has 93).
@@ -137,9 +142,11 @@ class Outcome:
     wall_s: float
     samples_per_s: float | None  # training images per second
     epochs: tuple[EpochRecord, ...]
+    #: Each metric of the weights held at the end of the outcome (re-validated), as :attr:`RunResult.final_metrics`.
+    final_metrics: Mapping[str, float | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _freeze(self, "epochs")
+        _freeze(self, "epochs", "final_metrics")
 
 
 @dataclass(frozen=True)
@@ -181,7 +188,7 @@ class Config:
     #: measuring callbacks not counted). None: the run never built its Learner.
     callbacks: tuple[str, ...] | None = None
     #: The registered evaluations asked for besides the plain validation (``Recipe.evaluations``, then
-    #: ``--evaluate``), in the order they ran; empty before schema 8.
+    #: ``--evaluate``), in the order they ran; empty before schema 9.
     evaluations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -250,12 +257,20 @@ class RunResult:
     converted_files: tuple[str, ...] = ()
     divergence: Divergence | None = None  # set when status is "diverged"
     dropped_classes: tuple[str, ...] = ()  # classes left out as too small to train (--drop-small-classes)
-    #: Each evaluation of ``config.evaluations`` on the final weights, then on each outcome's (schema 8).
+    #: The metrics the run was measured by (every registered one, in registration order), as their specs:
+    #: which way is better, their resolution and how they are shown, so that saved results are compared and
+    #: shown without the plugins that computed them.
+    metrics: tuple[MetricSpec, ...] = ()
+    #: Each metric of the weights held at the end (fastai's ``learn.validate()``; a count metric, such as
+    #: error_rate, as its exact count over n_valid); None: not measured (a failed run, or before schema 8).
+    final_metrics: Mapping[str, float | None] = field(default_factory=dict)
+    #: Each evaluation of ``config.evaluations`` on the final weights, then on each outcome's (schema 9).
     evaluations: tuple[EvaluationResult, ...] = ()
 
     def __post_init__(self) -> None:
         _freeze(self, "recipe_options", "epochs", "outcomes", "lr_finds", "calls", "most_confused", "versions",
-                "environment", "skipped_files", "converted_files", "dropped_classes", "evaluations")
+                "environment", "skipped_files", "converted_files", "dropped_classes", "metrics", "final_metrics",
+                "evaluations")
 
     @property
     def ok(self) -> bool:
@@ -301,6 +316,7 @@ class RunResult:
         kw["most_confused"] = tuple(ConfusedPair(**p) for p in doc["most_confused"])
         kw["divergence"] = Divergence(**doc["divergence"]) if doc.get("divergence") else None
         kw["evaluations"] = tuple(EvaluationResult(**e) for e in doc.get("evaluations", ()))
+        kw["metrics"] = tuple(MetricSpec(**m) for m in doc.get("metrics", ()))
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in kw.items() if k in names})
 
@@ -373,8 +389,43 @@ def _to_7(doc: dict[str, Any]) -> dict[str, Any]:
             "outcomes": [{**o, "epochs": epochs(o.get("epochs", []))} for o in doc.get("outcomes", [])]}
 
 
+#: The chapter's metric, as every result before schema 8 measured it (and the built-in plugin still does).
+ERROR_RATE = MetricSpec("error_rate", "share of validation images classified wrong (fastai's error_rate; the "
+                        "chapter's)", counts=True, min_effect=0.5)
+#: The metrics every run was measured by before schema 8: error_rate, and valid_loss per epoch.
+METRICS_BEFORE_8 = (
+    ERROR_RATE,
+    MetricSpec("valid_loss", "the loss over the validation images (fastai's Recorder)", unit="%", min_effect=5.0),
+)
+
+
 def _to_8(doc: dict[str, Any]) -> dict[str, Any]:
-    """Version 8 added registered evaluations (``--evaluate tta``): ``config.evaluations`` and ``evaluations``.
+    """Version 8 made metrics plugins: a result records each metric's spec (``metrics``), each epoch's value of
+    every metric (``epochs[].metrics``) and each final one (``final_metrics``, of outcomes too). Before it,
+    error_rate was the one metric and valid_loss was recorded per epoch: the final valid_loss was not (None);
+    the final error rates (the run's and its outcomes') become exact counts over n_valid, as schema 8 stores
+    them (1 - 2/14 and 12/14 differ in the last bit)."""
+
+    def epochs(records):
+        return [{**e, "metrics": {"error_rate": e.get("error_rate"), "valid_loss": e.get("valid_loss")}}
+                for e in records]
+
+    n_valid = doc.get("n_valid")
+
+    def final(error):  # as a count over n_valid, as schema 8 stores a count metric's final value
+        if isinstance(error, (int, float)) and isinstance(n_valid, int) and n_valid > 0:
+            k = error * n_valid
+            error = round(k) / n_valid if abs(k - round(k)) <= 1e-3 else error
+        return {"error_rate": error, "valid_loss": None}
+
+    return {**doc, "metrics": [_plain(m) for m in METRICS_BEFORE_8], "final_metrics": final(doc.get("error_rate")),
+            "epochs": epochs(doc.get("epochs", [])),
+            "outcomes": [{**o, "epochs": epochs(o.get("epochs", [])), "final_metrics": final(o.get("error_rate"))}
+                         for o in doc.get("outcomes", [])]}
+
+
+def _to_9(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 9 added registered evaluations (``--evaluate tta``): ``config.evaluations`` and ``evaluations``.
     Older runs evaluated their weights by the plain validation alone."""
     config = doc.get("config")
     if isinstance(config, Mapping):
@@ -383,7 +434,7 @@ def _to_8(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 #: How a document of version N becomes version N + 1 (asv's ``update_to_N``), applied in turn.
-UPGRADES = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6, 6: _to_7, 7: _to_8}
+UPGRADES = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6, 6: _to_7, 7: _to_8, 8: _to_9}
 
 
 class NewerSchemaError(ValueError):

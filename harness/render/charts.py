@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
-from recipebench.record.results import STATUS_OK, EpochRecord, LrFindRecord, RunResult
+from recipebench.record.results import ERROR_RATE, STATUS_OK, EpochRecord, LrFindRecord, MetricSpec, RunResult
 from recipebench.analysis.rows import OUTCOME_SEP, grouped
 from recipebench.analysis.stats import Summary
 
@@ -229,8 +229,10 @@ def _epoch_ticks(ax, last: int) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))
 
 
-def error_by_epoch(sets: Sequence[ResultSet], palette: Palette, reference: str | None = None) -> bytes:
-    """Validation error rate per epoch: mean over seeds, min-max band; frozen epochs shaded."""
+def error_by_epoch(sets: Sequence[ResultSet], palette: Palette, reference: str | None = None,
+                   metric: MetricSpec = ERROR_RATE) -> bytes:
+    """Validation ``metric`` (the chosen one: error rate by default) per epoch: mean over seeds, min-max band;
+    frozen epochs shaded."""
     from matplotlib.patches import Patch
 
     plt = _pyplot()
@@ -243,27 +245,27 @@ def error_by_epoch(sets: Sequence[ResultSet], palette: Palette, reference: str |
             _panel_title(ax, label, series, sets, side)
             ref = per_set[side].get(reference) if reference else None
             if ref is not None and label != reference and series is not None:
-                points = ref.by_epoch(lambda e: e.error_rate)
+                points = ref.by_epoch(lambda e: e.metrics.get(metric.name))
                 ax.plot([x for x, _ in points], [s.mean for _, s in points], color="0.45", linestyle="--",
                         linewidth=1.2)
             if series is None:
                 _nothing(ax, "no runs")
                 continue
             _shade_frozen(ax, series)
-            points = series.by_epoch(lambda e: e.error_rate)
+            points = series.by_epoch(lambda e: e.metrics.get(metric.name))
             xs = [x for x, _ in points]
             colour = palette(label)
             ax.fill_between(xs, [s.min for _, s in points], [s.max for _, s in points], color=colour, alpha=0.25,
                             linewidth=0)
             ax.plot(xs, [s.mean for _, s in points], color=colour, marker="o", markersize=3.5, linewidth=1.8)
             _epoch_ticks(ax, max(xs))
-        _label_axes(grid, "error rate (valid)")
+        _label_axes(grid, f"{metric.header} (valid)")
         handles = [_frozen_patch(), Patch(color="0.5", alpha=0.35, label="min-max over seeds")]
         if reference:
             from matplotlib.lines import Line2D
 
             handles.append(Line2D([], [], color="0.45", linestyle="--", label=f"{reference} (mean)"))
-        _finish(grid.fig, "Validation error rate per epoch: mean over seeds", handles, ncol=len(handles))
+        _finish(grid.fig, f"Validation {metric.header} per epoch: mean over seeds", handles, ncol=len(handles))
         return _png(grid.fig)
 
 
@@ -422,33 +424,36 @@ class Point:
     memory_mb: float | None  # peak, over seeds; None for sub-results (not measured)
 
 
-def trade_off_points(results: Sequence[RunResult]) -> list[Point]:
+def trade_off_points(results: Sequence[RunResult], metric: MetricSpec = ERROR_RATE) -> list[Point]:
+    """Each row at its mean final ``metric`` (error rate by default) and its wall time over seeds."""
     out = []
     for label, group in grouped(results).items():
         ok = [r for r in group if r.status == STATUS_OK]
-        error, wall = Summary.of(r.error_rate for r in ok), Summary.of(r.wall_s for r in ok)
+        error, wall = Summary.of(r.value(metric.name) for r in ok), Summary.of(r.wall_s for r in ok)
         memory = Summary.of(r.peak_memory_bytes for r in ok)
         if error is not None and wall is not None:
             out.append(Point(label, error, wall, None if memory is None else memory.max / 2**20))
     return out
 
 
-def pareto_front(points: Sequence[Point]) -> list[Point]:
-    """The points no other point beats on both wall time and error rate (lower is better), by wall time."""
+def pareto_front(points: Sequence[Point], higher_is_better: bool = False) -> list[Point]:
+    """The points no other point beats on both wall time and the metric (error rate: lower is better), by
+    wall time."""
+    sign = -1 if higher_is_better else 1
     front: list[Point] = []
-    for p in sorted(points, key=lambda p: (p.wall.median, p.error.mean)):
-        if not front or p.error.mean < front[-1].error.mean:
+    for p in sorted(points, key=lambda p: (p.wall.median, sign * p.error.mean)):
+        if not front or sign * p.error.mean < sign * front[-1].error.mean:
             front.append(p)
     return front
 
 
-def error_vs_time(sets: Sequence[ResultSet], palette: Palette) -> bytes:
+def error_vs_time(sets: Sequence[ResultSet], palette: Palette, metric: MetricSpec = ERROR_RATE) -> bytes:
     """Mean final error rate against median wall time, one point per row with its min-max over seeds on
     both axes, marker area proportional to peak memory, the Pareto front dashed."""
     from matplotlib.lines import Line2D
 
     plt = _pyplot()
-    per_set = [trade_off_points(s.results) for s in sets]
+    per_set = [trade_off_points(s.results, metric) for s in sets]
     memories = [p.memory_mb for pts in per_set for p in pts if p.memory_mb]
     area = _MemoryArea.of(memories)
 
@@ -467,7 +472,7 @@ def error_vs_time(sets: Sequence[ResultSet], palette: Palette) -> bytes:
                 else:
                     ax.scatter(p.wall.median, p.error.mean, s=60, facecolors="white", edgecolors=colour,
                                linewidths=1.8, zorder=3)
-            front = pareto_front(points)
+            front = pareto_front(points, metric.higher_is_better)
             if len(front) > 1:
                 ax.step([p.wall.median for p in front], [p.error.mean for p in front], where="post", color="black",
                         linestyle="--", linewidth=1.2, zorder=1)
@@ -477,7 +482,7 @@ def error_vs_time(sets: Sequence[ResultSet], palette: Palette) -> bytes:
             ax.grid(True, alpha=0.3, which="both")
             ax.set_xlabel("wall time per run, s (log scale)")
             if side == 0:
-                ax.set_ylabel("final error rate (valid)")
+                ax.set_ylabel(f"final {metric.header} (valid)")
             if len(sets) > 1:
                 ax.set_title(_where(sets, side).rstrip(": ") + (f" ({sets[side].name})" if sets[side].tag else ""),
                              loc="left")
@@ -490,8 +495,8 @@ def error_vs_time(sets: Sequence[ResultSet], palette: Palette) -> bytes:
         for mb in area.steps():
             handles.append(Line2D([], [], marker="o", linestyle="", color="0.6", markeredgecolor="black",
                                   markersize=math.sqrt(area(mb)), label=f"peak {mb:,.0f} MB"))
-        fig.suptitle("Which recipe, and what does it cost: error rate against wall time\n"
-                     "points: mean error rate, median wall time; bars: lowest to highest seed", fontsize=12)
+        fig.suptitle(f"Which recipe, and what does it cost: {metric.header} against wall time\n"
+                     f"points: mean {metric.header}, median wall time; bars: lowest to highest seed", fontsize=12)
         fig.legend(handles=handles, loc="center right", ncol=1, frameon=False, fontsize=10, labelspacing=1.0,
                    borderaxespad=0.2)
         fig.tight_layout(rect=(0, 0, 0.7, 0.95))

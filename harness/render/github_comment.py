@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from recipebench.analysis.compare import BETTER, NOISE, WORSE, Comparison, RowComparison, Side, Threshold, Violation
-from recipebench.render.comparison import COMPARE_HEADERS, SideTimes, compare_cells, compare_legend
-from recipebench.render.tables import escape_markdown, format_table
+from recipebench.render.comparison import SideTimes, compare_legend, compare_table
+from recipebench.render.tables import escape_markdown
 from recipebench.analysis.timetotarget import Target
 
 #: The hidden line a workflow looks for to find (and edit) the comment it posted before.
@@ -32,7 +32,7 @@ def _kind(row: RowComparison) -> str:
 def _what(rows: Sequence[RowComparison], kind: str) -> str:
     """The metrics that made rows worse or better (``error_rate, wall s``), or why (every new run failed)."""
     verdict = WORSE if kind == "worse" else BETTER
-    names = [d.metric.header for r in rows for d in r.deltas if d.verdict == verdict]
+    names = [d.metric.header for r in rows for d in r.deltas if d.verdict == verdict and d.decides]
     names += ["every new run failed" for r in rows if r.n_new == 0]
     return ", ".join(dict.fromkeys(names))
 
@@ -100,7 +100,7 @@ def body(comparison: Comparison, target: Target | None, violations: Sequence[Vio
         gate = " ".join(f"`--fail-on {t.text}`" for t in thresholds)
         lines += [f"Past the gate ({gate}):", *(f"- {escape_markdown(v)}" for v in violations), ""]
     lines += [f"Note: {escape_markdown(n)}" for n in notes] + ([""] if notes else [])
-    lines += [format_table(COMPARE_HEADERS, [compare_cells(r, times) for r in comparison.rows], "markdown"), "",
+    lines += [compare_table(comparison, "markdown", times), "",
               "<details><summary>How to read this table</summary>", "",
               *(f"- {escape_markdown(line)}" for line in legend), "", "</details>", "", MARKER]
     return "\n".join(lines)

@@ -20,7 +20,9 @@ from recipebench.analysis import ranking
 from recipebench.render import session_table as render
 from recipebench.render import comparison as report
 from recipebench.record.atomic import atomic_write
+from recipebench.record.results import MetricSpec
 from recipebench.analysis.rows import grouped
+from recipebench.render.columns import cells, headers
 from recipebench.render.tables import escape_markdown, format_table
 
 REPORT_FILES = ("report.md", "report.html")
@@ -68,17 +70,20 @@ def _table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> Table:
 
 
 def _ranking_blocks(ranked: ranking.Ranking, legend: bool = True) -> list[Block]:
-    blocks: list[Block] = [_table(report.RANKING_HEADERS, [report.ranking_cells(r) for r in ranked.rows])]
+    blocks: list[Block] = [_table(report.ranking_headers(ranked), [report.ranking_cells(ranked, r) for r in ranked.rows])]
     return blocks + ([Bullets(tuple(report.ranking_legend(ranked)))] if legend else [])
 
 
-def _figures(sets: Sequence[charts.ResultSet], reference: str) -> list[Block]:
+def _figures(sets: Sequence[charts.ResultSet], reference: str, metric: MetricSpec) -> list[Block]:
+    """The charts, of the ranking's metric (``--metric``; the files keep their names whatever it is)."""
     palette = charts.Palette.of(sets)
     sides = " Sides next to each other on shared axes." if len(sets) > 1 else ""
+    m = metric.header
     out: list[Block] = [
-        Heading("Error rate per epoch"),
-        Figure("error_by_epoch.png", charts.error_by_epoch(sets, palette, reference), "validation error rate per epoch",
-               "Validation error rate after each epoch, one panel per recipe (a recipe with sub-results: one per "
+        Heading(f"{m} per epoch"),
+        Figure("error_by_epoch.png", charts.error_by_epoch(sets, palette, reference, metric),
+               f"validation {m} per epoch",
+               f"Validation {m} after each epoch, one panel per recipe (a recipe with sub-results: one per "
                "sub-result): the mean over seeds, the band from the lowest to the highest seed; shaded: the epochs "
                f"trained with the pretrained body frozen; dashed grey: {reference}'s mean for comparison." + sides),
         Heading("Training and validation loss"),
@@ -94,13 +99,15 @@ def _figures(sets: Sequence[charts.ResultSet], reference: str) -> list[Block]:
                        "Every lr_find a recipe made: the smoothed training loss against the learning rate, one "
                        "curve per seed; the finder's suggestions (median over seeds, black) and the learning rate "
                        "the recipe then passed to its next training call (red; the top of a slice)." + sides)]
-    out += [Heading("Error rate against wall time"),
-            Figure("error_vs_time.png", charts.error_vs_time(sets, palette), "final error rate against wall time",
-                   "The trade-off: each recipe and sub-result at its mean final error rate and median wall time "
+    better = "lower" if metric.better == "lower" else "higher"
+    out += [Heading(f"{m} against wall time"),
+            Figure("error_vs_time.png", charts.error_vs_time(sets, palette, metric), f"final {m} against wall time",
+                   f"The trade-off: each recipe and sub-result at its mean final {m} ({better} is better) and median "
+                   "wall time "
                    "(log scale), bars from the lowest to the highest seed; the marker's area grows with peak memory "
                    "from the smallest to the largest in the chart (hollow: a sub-result, which has no peak memory "
                    "of its own); dashed: the Pareto front, the rows no other row beats on both time and "
-                   "error." + sides)]
+                   f"{m}." + sides)]
     return out
 
 
@@ -109,19 +116,22 @@ def _confused(results) -> list[Block]:
     return [Bullets(tuple(lines))] if lines else [Para("No confused pairs recorded.")]
 
 
-def single_report(results_set: charts.ResultSet, reference: str | None, target_error: float | None) -> list[Block]:
+def single_report(results_set: charts.ResultSet, reference: str | None, target_error: float | None,
+                  metric: str | None = None) -> list[Block]:
     results = results_set.results
-    ranked = ranking.rank(results, reference, target_error)
+    ranked = ranking.rank(results, reference, target_error, metric=metric)
     groups = grouped(results)
-    summary = [render.summary_row(label, group, render.evaluated(groups)) for label, group in groups.items()]
+    columns = render.summary_columns(*render.chosen_metric(results, ranked.metric.name),
+                                     inference=render.evaluated(groups))
+    summary = [cells(columns, item, "text") for item in groups.items()]
     return [
         Heading(f"recipebench report: {results_set.name}", 1),
         Bullets(tuple(render.context_lines(results))),
         Heading(f"Which recipe? Against {ranked.reference}"),
         *_ranking_blocks(ranked),
         Heading("Each recipe's numbers"),
-        _table(render.summary_headers(render.evaluated(groups)), summary),
-        *_figures([results_set], ranked.reference),
+        _table(headers(columns, "text"), summary),
+        *_figures([results_set], ranked.reference, ranked.metric.spec),
         Heading("Most confused pairs (actual -> predicted, count over seeds)"),
         *_confused(results),
     ]
@@ -136,15 +146,16 @@ def pair_report(base: charts.ResultSet, new: charts.ResultSet, reference: str | 
     blocks: list[Block] = [
         Heading(f"recipebench report: {base.name} against {new.name}", 1),
         Heading("New against base"),
-        _table(report.COMPARE_HEADERS, [report.compare_cells(r, times) for r in comparison.rows]),
+        _table(report.compare_headers(comparison, times), [report.compare_cells(comparison, r, times)
+                                                            for r in comparison.rows]),
         Bullets(tuple(report.compare_legend(comparison, times))),
     ]
-    ranked = [ranking.rank(s.results, reference, target=target) for s in (base, new)]
+    ranked = [ranking.rank(s.results, reference, target=target, metric=settings.metric) for s in (base, new)]
     blocks.append(Heading(f"Which recipe? Against {ranked[0].reference}, on each side"))
     for side, r in zip((base, new), ranked):
         blocks += [Heading(_side_name(side), 3), *_ranking_blocks(r, legend=False)]
     blocks.append(Bullets(tuple(dict.fromkeys(report.ranking_legend(ranked[0]) + report.ranking_legend(ranked[1])))))
-    blocks += _figures([base, new], ranked[0].reference)
+    blocks += _figures([base, new], ranked[0].reference, ranked[0].metric.spec)
     blocks.append(Heading("Most confused pairs (actual -> predicted, count over seeds)"))
     for side in (base, new):
         blocks += [Heading(_side_name(side), 3), *_confused(side.results)]

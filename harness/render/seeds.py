@@ -40,8 +40,8 @@ def seeds_report(results: Sequence[RunResult], metric: Metric, change: float, se
     body = [[r.label + (" (reference)" if r.label == reference else ""), r.runs, "paired" if r.paired else "unpaired",
              "-" if r.plan.spread is None else _sd_text(r.plan.spread, metric), _cell(r)] for r in rows]
     amount = metric.format(change).lstrip("+").replace(" ", "")
-    counted = metric.name == "error_rate" and n_valid
-    smallest = max(settings.min_effects[metric.name], 100 / n_valid if counted else 0.0)
+    counted = metric.counts_over == "n_valid" and n_valid
+    smallest = max(settings.minimum(metric), 100 / n_valid if counted else 0.0)
     legend = [
         f"seeds needed per side to detect a change of {amount} in {metric.name} against {reference}, with power "
         f"{target_power:g} at alpha {settings.alpha:g} (two-sided t-test: paired over the seeds both ran, else "

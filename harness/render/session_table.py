@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence, Tuple
 
 from recipebench.analysis import ranking
 from recipebench.render import comparison as report
@@ -18,9 +18,11 @@ from recipebench.analysis.ranking import Ranking
 from recipebench.record.results import STATUS_OK, RunResult, SkippedCase
 from recipebench.analysis.rows import Row, grouped
 from recipebench.analysis.stats import Summary
+from recipebench.analysis.metrics import choose, measured
+from recipebench.record.results import ERROR_RATE, MetricSpec
+from recipebench.render.columns import Column, cells, headers
 from recipebench.render.tables import error_text, format_table, rate_text, spread_text
 
-SUMMARY_HEADERS = ("recipe", "error_rate", "best (epoch)", "wall s", "img/s", "peak MB", "precision", "device", "arch")
 #: After "wall s" where some row is an evaluation's (``--evaluate tta``): its own time, apart from the training's.
 INFERENCE_HEADER = "inference s"
 
@@ -42,42 +44,99 @@ def evaluated(groups: Mapping[str, Sequence[Row]]) -> bool:
     return any(r.inference_s is not None for g in groups.values() for r in g)
 
 
-def summary_headers(inference: bool) -> tuple[str, ...]:
-    """:data:`SUMMARY_HEADERS`, with :data:`INFERENCE_HEADER` after "wall s" when ``inference``."""
-    at = SUMMARY_HEADERS.index("wall s") + 1
-    return SUMMARY_HEADERS[:at] + (INFERENCE_HEADER,) * inference + SUMMARY_HEADERS[at:]
+#: An item of the session table: a row's label and its runs (one per seed).
+Group = Tuple[str, Sequence[Row]]
 
 
-def summary_row(label: str, group: Sequence[Row], inference: bool = False) -> list[str]:
-    ok = [r for r in group if r.status == STATUS_OK]
-    err = error_text(group)
-    best = Summary.of(r.best_error_rate for r in ok)
-    best_text = "-" if best is None else f"{rate_text(best)} ({_epochs([r.best_epoch for r in ok])})"
-    memory = Summary.of(r.peak_memory_bytes for r in ok)
+def _ok(group: Sequence[Row]) -> list[Row]:
+    return [r for r in group if r.status == STATUS_OK]
+
+
+def _summary_raw(name: str, picks: Sequence[str], values: Callable[[Sequence[Row]], Iterable], whole: bool = False):
+    """csv columns ``name_pick`` of a Summary of ``values(successful runs)`` (whole numbers with ``whole``)."""
+    def read(pick):
+        def value(item: Group):
+            got = Summary.of(values(_ok(item[1])))
+            v = None if got is None else getattr(got, pick)
+            return int(v) if whole and v is not None else v
+        return value
+    return tuple((f"{name}_{pick}", read(pick)) for pick in picks)
+
+
+def metric_column(spec: MetricSpec) -> Column[Group]:
+    """A metric's final value over seeds: mean ± std (n), with the failed runs named."""
+    return Column(spec.header, lambda item: error_text(item[1], spec.name, spec.digits),
+                  _summary_raw(spec.name, ("mean", "std"), lambda ok: [r.value(spec.name) for r in ok]))
+
+
+def best_column(spec: MetricSpec) -> Column[Group]:
+    """The best epoch value of the chosen metric over seeds, and the epochs it came at."""
+    def text(item: Group) -> str:
+        ok = _ok(item[1])
+        best = Summary.of(r.best(spec)[0] for r in ok)
+        return "-" if best is None else f"{rate_text(best, spec.digits)} ({_epochs([r.best(spec)[1] for r in ok])})"
+
+    return Column("best (epoch)", text,
+                  _summary_raw(f"best_{spec.name}", ("mean", "std"), lambda ok: [r.best(spec)[0] for r in ok])
+                  + _summary_raw("best_epoch", ("min", "max"), lambda ok: [r.best(spec)[1] for r in ok], whole=True))
+
+
+def _joined_column(header: str) -> Column[Group]:
+    return Column(header, lambda item: _joined(getattr(r, header) for r in item[1]),
+                  ((header, lambda item: _joined(getattr(r, header) for r in item[1])),))
+
+
+def _memory_text(item: Group) -> str:
+    memory = Summary.of(r.peak_memory_bytes for r in _ok(item[1]))
+    return "-" if memory is None else f"{memory.max / 2**20:.0f}"
+
+
+def summary_columns(metrics: Sequence[MetricSpec], chosen: MetricSpec, inference: bool = False) -> list[Column[Group]]:
+    """recipe | the chosen metric | best (epoch) | each other metric | wall s | [inference s] | img/s | peak MB |
+    precision | device | arch: one column per recorded metric, the chosen one (``--metric``) first; ``inference``:
+    the evaluations' own time (:data:`INFERENCE_HEADER`), where some row is an evaluation's (``--evaluate``)."""
+    spread = ("median", "min", "max")
     return [
-        label,
-        err,
-        best_text,
-        spread_text(Summary.of(r.wall_s for r in ok)),
-        *[spread_text(Summary.of(r.inference_s for r in ok), 2)] * inference,
-        spread_text(Summary.of(r.samples_per_s for r in ok), 0),
-        "-" if memory is None else f"{memory.max / 2**20:.0f}",
-        _joined(r.precision for r in group),
-        _joined(r.device for r in group),
-        _joined(r.arch for r in group),
+        Column("recipe", lambda item: item[0], (("label", lambda item: item[0]),
+                                                ("runs", lambda item: len(_ok(item[1]))),
+                                                ("failed", lambda item: len(item[1]) - len(_ok(item[1]))))),
+        metric_column(chosen),
+        best_column(chosen),
+        *(metric_column(m) for m in metrics if m.name != chosen.name),
+        Column("wall s", lambda item: spread_text(Summary.of(r.wall_s for r in _ok(item[1]))),
+               _summary_raw("wall_s", spread, lambda ok: [r.wall_s for r in ok])),
+        *[Column(INFERENCE_HEADER, lambda item: spread_text(Summary.of(r.inference_s for r in _ok(item[1])), 2),
+                 _summary_raw("inference_s", spread, lambda ok: [r.inference_s for r in ok]))] * inference,
+        Column("img/s", lambda item: spread_text(Summary.of(r.samples_per_s for r in _ok(item[1])), 0),
+               _summary_raw("samples_per_s", spread, lambda ok: [r.samples_per_s for r in ok])),
+        Column("peak MB", _memory_text,
+               _summary_raw("peak_memory_bytes", ("max",), lambda ok: [r.peak_memory_bytes for r in ok], whole=True)),
+        _joined_column("precision"),
+        _joined_column("device"),
+        _joined_column("arch"),
     ]
 
 
-def summary_table(results: Iterable[RunResult], fmt: str = "text", skipped: Sequence[SkippedCase] = ()) -> str:
-    """recipe | error_rate | best (epoch) | wall s | img/s | peak MB | precision | device | arch; then a row
-    for each recipe that did not train, ``skipped`` and nothing else: why goes under the table
-    (:func:`skipped_lines`), so a long reason never widens a column."""
+def chosen_metric(results: Sequence[RunResult], metric: str | None) -> tuple[tuple[MetricSpec, ...], MetricSpec]:
+    """The metrics the results recorded and the one ``--metric`` chose (a MetricError names the others)."""
+    specs = measured(results) or (ERROR_RATE,)
+    return specs, choose(specs, metric)
+
+
+def summary_table(results: Iterable[RunResult], fmt: str = "text", skipped: Sequence[SkippedCase] = (),
+                  metric: str | None = None) -> str:
+    """recipe | the chosen metric (``--metric``, default error_rate) | best (epoch) | the other metrics |
+    wall s | img/s | peak MB | precision | device | arch; then a row for each recipe that did not train,
+    ``skipped`` and nothing else: why goes under the table (:func:`skipped_lines`), so a long reason never
+    widens a column."""
+    results = list(results)
     groups = grouped(results)
-    headers = summary_headers(evaluated(groups))
-    body = [summary_row(label, group, evaluated(groups)) for label, group in groups.items()]
+    columns = summary_columns(*chosen_metric(results, metric), inference=evaluated(groups))
+    body = [cells(columns, item, fmt) for item in groups.items()]
+    width = len(headers(columns, fmt))
     for recipe, cases in _by_recipe(skipped).items():
-        body.append([recipe, f"skipped ({len(cases)})", *["-"] * (len(headers) - 2)])
-    return format_table(headers, body, fmt)
+        body.append([recipe, f"skipped ({len(cases)})", *["-"] * (width - 2)])
+    return format_table(headers(columns, fmt), body, fmt)
 
 
 def skipped_lines(skipped: Sequence[SkippedCase]) -> list[str]:
@@ -183,61 +242,37 @@ def plot_epochs(results: Sequence[RunResult], path: Path) -> Path:
     return atomic_write(path, png.getvalue(), overwrite=False)
 
 
-SUMMARY_RAW_HEADERS = ("label", "runs", "failed", "error_rate_mean", "error_rate_std", "best_error_rate_mean",
-                       "best_error_rate_std", "best_epoch_min", "best_epoch_max", "wall_s_median", "wall_s_min",
-                       "wall_s_max", "samples_per_s_median", "samples_per_s_min", "samples_per_s_max",
-                       "peak_memory_bytes_max", "precision", "device", "arch")
-
-
-def summary_raw_headers(inference: bool) -> tuple[str, ...]:
-    """:data:`SUMMARY_RAW_HEADERS`, with the inference time's columns after wall_s's when ``inference``."""
-    at = SUMMARY_RAW_HEADERS.index("wall_s_max") + 1
-    extra = ("inference_s_median", "inference_s_min", "inference_s_max") if inference else ()
-    return SUMMARY_RAW_HEADERS[:at] + extra + SUMMARY_RAW_HEADERS[at:]
-
-
-def summary_raw(label: str, group: Sequence[Row], inference: bool = False) -> list[object]:
-    """The summary row's numbers, unformatted, one column each (csv)."""
-    ok = [r for r in group if r.status == STATUS_OK]
-    out: list[object] = [label, len(ok), len(group) - len(ok)]
-    for values, kind in (([r.error_rate for r in ok], "mean"), ([r.best_error_rate for r in ok], "mean"),
-                         ([r.best_epoch for r in ok], "range"), ([r.wall_s for r in ok], "spread"),
-                         *[([r.inference_s for r in ok], "spread")] * inference,
-                         ([r.samples_per_s for r in ok], "spread"), ([r.peak_memory_bytes for r in ok], "max")):
-        s = Summary.of(values)
-        picks = {"mean": ("mean", "std"), "range": ("min", "max"), "spread": ("median", "min", "max"), "max": ("max",)}
-        numbers = [None if s is None else getattr(s, name) for name in picks[kind]]
-        out += [int(v) if kind in ("range", "max") and v is not None else v for v in numbers]
-    return out + [_joined(r.precision for r in group), _joined(r.device for r in group), _joined(r.arch for r in group)]
-
-
 def session_csv(results: Sequence[RunResult], ranked: Ranking, skipped: Sequence[SkippedCase] = ()) -> str:
-    """One row per recipe and sub-result: the summary's and the ranking's raw numbers; then a row for each
-    recipe that did not train, its reason in the last column (empty for the others)."""
+    """One row per recipe and sub-result: the summary's and the ranking's raw numbers (one column model each);
+    then a row for each recipe that did not train, its reason in the last column (empty for the others)."""
     by_label = {r.label: r for r in ranked.rows}
     groups = grouped(results)
-    inference = evaluated(groups)
-    body = [summary_raw(label, group, inference) + report.ranking_raw(by_label[label], ranked) + [""]
-            for label, group in groups.items()]
-    width = len(summary_raw_headers(inference)) + len(report.RANKING_RAW_HEADERS)
+    summary = summary_columns(*chosen_metric(results, ranked.metric.name), inference=evaluated(groups))
+    columns = [*(c.on(lambda item: (item[0], item[1])) for c in summary),
+               *(c.on(lambda item: by_label[item[0]]) for c in report.ranking_columns(ranked)),
+               Column(None, raw=(("skipped", lambda item: ""),))]
+    body = [cells(columns, item, "csv") for item in groups.items()]
+    width = len(headers(columns, "csv"))
     for recipe, cases in _by_recipe(skipped).items():
-        body.append([recipe, 0, 0, *[None] * (width - 3), _joined((c.reason for c in cases), "; ")])
-    return format_table([*summary_raw_headers(inference), *report.RANKING_RAW_HEADERS, "skipped"], body, "csv")
+        body.append([recipe, 0, 0, *[None] * (width - 4), _joined((c.reason for c in cases), "; ")])
+    return format_table(headers(columns, "csv"), body, "csv")
 
 
 def session_report(results: Sequence[RunResult], fmt: str = "text", reference: str | None = None,
-                   target_error: float | None = None, skipped: Sequence[SkippedCase] = ()) -> str:
-    """The table, the ranking against ``reference`` (with time to ``target_error``, default: the
-    reference's mean final error_rate), their context and the most-confused pairs, as printed at the
-    end of a session; a recipe that did not train (``skipped``) is a row that says why. csv: one table
-    of raw numbers."""
-    ranked = ranking.rank(results, reference, target_error)
+                   target_error: float | None = None, skipped: Sequence[SkippedCase] = (),
+                   metric: str | None = None) -> str:
+    """The table, the ranking against ``reference`` by ``metric`` (``--metric``; default error_rate, with time
+    to ``target_error``, default: the reference's mean final value of it), their context and the
+    most-confused pairs, as printed at the end of a session; a recipe that did not train (``skipped``) is a
+    row that says why. csv: one table of raw numbers."""
+    metric = chosen_metric(results, metric)[1].name if results else metric
+    ranked = ranking.rank(results, reference, target_error, metric=metric)
     if fmt == "csv":
         return session_csv(results, ranked, skipped)
     item = "- " if fmt == "markdown" else ""  # markdown would run plain lines into one paragraph
-    parts = [summary_table(results, fmt, skipped), *([""] + [item + line for line in skipped_lines(skipped)]
-                                                     if skipped else []),
-             "", format_table(report.RANKING_HEADERS, [report.ranking_cells(r) for r in ranked.rows], fmt), ""]
+    parts = [summary_table(results, fmt, skipped, metric), *([""] + [item + line for line in skipped_lines(skipped)]
+                                                             if skipped else []),
+             "", report.ranking_table(ranked, fmt), ""]
     parts += [item + line for line in [*report.ranking_legend(ranked), *context_lines(results)]]
     confused = most_confused_lines(results)
     if confused:

@@ -44,13 +44,13 @@ def format_table(headers: Sequence[str], body: Sequence[Sequence[Any]], fmt: str
     raise ValueError(f"table format {fmt!r}: choose one of {', '.join(FORMATS)}")
 
 
-def rate_text(s: Summary | None) -> str:
-    """``mean`` (n=1) or ``mean ± std (n=N)``."""
+def rate_text(s: Summary | None, digits: int = 4) -> str:
+    """``mean`` (n=1) or ``mean ± std (n=N)``, to ``digits`` decimals."""
     if s is None:
         return "-"
     if s.n == 1:
-        return f"{s.mean:.4f}"
-    return f"{s.mean:.4f} ± {s.std:.4f} (n={s.n})"
+        return f"{s.mean:.{digits}f}"
+    return f"{s.mean:.{digits}f} ± {s.std:.{digits}f} (n={s.n})"
 
 
 def spread_text(s: Summary | None, digits: int = 1) -> str:
@@ -62,12 +62,13 @@ def spread_text(s: Summary | None, digits: int = 1) -> str:
     return f"{s.median:.{digits}f} [{s.min:.{digits}f}-{s.max:.{digits}f}]"
 
 
-def error_text(group: Sequence[Row]) -> str:
-    """error_rate over the group's successful runs, and how many did not succeed and why: ``ERROR``
-    (the recipe raised) or ``DIVERGED`` (its training loss went non-finite or exploded)."""
+def error_text(group: Sequence[Row], metric: str = "error_rate", digits: int = 4) -> str:
+    """A metric (default the chapter's error_rate) over the group's successful runs, and how many did not
+    succeed and why: ``ERROR`` (the recipe raised) or ``DIVERGED`` (its training loss went non-finite or
+    exploded)."""
     ok = [r for r in group if r.status == STATUS_OK]
     bad = Counter(r.status for r in group if r.status != STATUS_OK)
     if not ok:
         return "/".join(status.upper() for status in bad)
-    err = rate_text(Summary.of(r.error_rate for r in ok))
+    err = rate_text(Summary.of(r.value(metric) for r in ok), digits)
     return err + (f" ({', '.join(f'{n} {status}' for status, n in bad.items())})" if bad else "")

@@ -142,6 +142,7 @@ NOT_IN_IDENTITY: Mapping[str, str] = MappingProxyType({
     "target_error": "shapes the session table only (`recipebench table` takes it too), not a run",
     "outputs": "where the results go after the runs (summary.md, a tracker), not what a run does",
     "output_options": "settings of the outputs (where a tracker writes), not of a run",
+    "metric": "shapes the session table only (`recipebench table` takes it too), not a run",
     "executor": "where cases train: what changes their timings, the machine and --cases-per-node, is in the "
                 "identity (machine: this host, or a Ray cluster)",
 })

@@ -140,6 +140,7 @@ class Options:
     resume: bool = False
     reference: str | None = None  # the recipe the session table ranks the others against (None: baseline)
     target_error: float | None = None  # time-to-target's target (None: the reference's mean final error)
+    metric: str | None = None  # the registered metric the table ranks by, times to and gates on (None: error_rate)
     #: Where the cases train (:data:`EXECUTORS`; :mod:`recipebench.suite.executor`).
     executor: str = "local"
     #: Ray on CPUs: how many cases train at once on one node (each with the node's CPUs / this many).
@@ -227,6 +228,8 @@ _FLAGS_OF_OPTIONS: tuple[tuple[str, str, str, Callable[[str], Any] | None], ...]
      "(default: baseline)", str),
     ("--target-error", "target_error", "time to target: epochs and wall s until the validation error_rate first "
      "reaches this (default: the reference's mean final error_rate)", parse_target_error),
+    ("--metric", "metric", "the metric the ranking, time to target and the default gate use: a registered one "
+     "(default error_rate, the chapter's; recipebench list shows them all)", str),
     ("--executor", "executor", "local | ray | auto | ray://HOST:PORT -- where the cases train: here one after "
      "another (local, the default), or as Ray tasks on a local Ray instance (ray), on this machine's cluster (auto) "
      "or on the cluster at an address (needs pip install -e '.[ray]')", str),
@@ -253,7 +256,7 @@ def _default(dest: str) -> Any:
 OPTION_TABLE: tuple[tuple[str, str, str, Callable[[str], Any] | None, Any], ...] = tuple(
     (flag, dest, help_text, parse, _default(dest)) for flag, dest, help_text, parse in _FLAGS_OF_OPTIONS)
 #: The options that only shape the session table: `recipebench table` takes them too.
-TABLE_OPTIONS = ("reference", "target_error")
+TABLE_OPTIONS = ("reference", "target_error", "metric")
 REPEATABLE = ("recipes", "recipe_options", "evaluations", "outputs", "output_options")
 #: Options that take no value: present or not.
 FLAGS = ("drop_small_classes", "deterministic", "resume")

@@ -97,21 +97,21 @@ def option_values(output: Output, given: Mapping[str, str], flag: str) -> Mappin
 
 def session_output(results: Sequence[Any], skipped: Sequence[Any], results_path: Path, out_dir: Path, beside: Path,
                    reference: str | None, target_error: float | None, options: Mapping[str, OptionValue],
-                   say: Callable[[str], None]) -> SessionOutput:
+                   say: Callable[[str], None], metric: str | None = None) -> SessionOutput:
     """What an output receives: the results and the session table and chart made from them (or from a part)."""
     every, every_skipped = tuple(results), tuple(skipped)
 
     def table(fmt: str, results: Sequence[Any] | None = None) -> str:
         part = every if results is None else tuple(results)
         return session_table.session_report(part, fmt=fmt, skipped=every_skipped if results is None else (),
-                                            reference=reference, target_error=target_error)
+                                            reference=reference, target_error=target_error, metric=metric)
 
     def plot_epochs(path: Path, results: Sequence[Any] | None = None) -> Path:
         return session_table.plot_epochs(every if results is None else tuple(results), Path(path))
 
     return SessionOutput(results=every, skipped=every_skipped, results_path=Path(results_path), out_dir=Path(out_dir),
                          beside=Path(beside), reference=reference, target_error=target_error, options=options,
-                         table=table, plot_epochs=plot_epochs, say=say)
+                         table=table, plot_epochs=plot_epochs, say=say, metric=metric)
 
 
 def write(chosen: Sequence[Chosen], make: Callable[[Chosen], SessionOutput]) -> list[Outcome]:

@@ -54,6 +54,9 @@ class Selection:
         if not recipes:
             suites = sorted({r.item.suite for r in registry.recipes.values()})
             raise UsageError(f"--suite {options.suite}: no recipe is in that suite (suites: {', '.join(suites)}, all)")
+        if options.metric is not None and options.metric not in registry.metrics:
+            raise UsageError(f"--metric {options.metric}: not a registered metric; choose one of "
+                             f"{', '.join(registry.metrics)}")
         for name in options.evaluations:
             try:
                 registry.evaluation(name)

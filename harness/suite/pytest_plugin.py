@@ -257,7 +257,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if session is None or not (session.results or session.skipped):
         return
     terminalreporter.section("recipebench")
-    ranked_by = {"reference": session.options.reference, "target_error": session.options.target_error}
+    ranked_by = {"reference": session.options.reference, "target_error": session.options.target_error,
+                 "metric": session.options.metric}
     for line in render.session_report(session.results, skipped=session.skipped, **ranked_by).splitlines():
         terminalreporter.write_line(line)
     written = [s for s in session.saved if s.in_results_dir]

@@ -98,7 +98,7 @@ class BenchSession:
                        weights=None if recipe.weights == "none" else self.weights_for(arch),
                        device=self.device, session_id=self.session_id, code_state=self.code_state,
                        versions=self.versions, deterministic=self.options.deterministic,
-                       evaluations=self.selection.evaluations_for(recipe))
+                       evaluations=self.selection.evaluations_for(recipe), metrics=self.registry.all_metrics)
 
     def identity(self, recipe_name: str, seed: int) -> CaseIdentity:
         """What must match for a finished result to stand for this case."""

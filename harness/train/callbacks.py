@@ -10,6 +10,7 @@
   (:data:`DIVERGENCE_FACTOR`), raising :class:`TrainingDiverged`.
 * :class:`BF16Autocast` -- bfloat16 autocast on the CPU, where fastai's ``to_fp16()`` cannot go.
 * :class:`SkipValidation` -- no validation pass after each epoch (pretraining validates once, at its end).
+* :class:`NamedMetric`  -- a registered metric as the Learner measures it, under its registered name.
 
 This module imports fastai; the harness imports it only when it builds a Learner.
 """
@@ -21,7 +22,9 @@ import time
 import torch
 from fastai.callback.core import Callback, CancelValidException
 from fastai.callback.schedule import LRFinder
+from fastai.learner import Metric as FastaiMetric
 from fastai.learner import Recorder
+from fastai.metrics import AvgMetric
 from fastai.torch_core import find_bs, to_float
 
 from recipebench.train.measure import RunLog, num, synchronize
@@ -105,6 +108,7 @@ class EpochMeter(Callback):
             batch_losses=compact_losses(torch.stack(self.losses).cpu().tolist() if self.losses else ()),
             image_size=self.image_size,
             batch_size=int(self.dls.train.bs),
+            metrics={name: num(values.get(name)) for name in self.log.metric_names},
         ))
         self.log.notify("epoch", self.log.epochs[-1], k=self.learn.epoch + 1, n=self.learn.n_epoch, span=self.log.span)
 
@@ -232,3 +236,27 @@ class BatchProgress(Callback):
 def harness_callbacks(log: RunLog) -> list[Callback]:
     """The callbacks that fill ``log`` during every fit of a run."""
     return [EpochMeter(log), DtypeProbe(log), DivergenceGuard(log)]
+
+
+class NamedMetric(FastaiMetric):
+    """A registered metric (:class:`recipebench.api.Metric`) as fastai measures it, named as registered (the
+    Recorder's column): a function is averaged over the validation batches as fastai's ``AvgMetric`` does
+    for ``metrics=error_rate``; a factory's fastai Metric object is made fresh for each Learner."""
+
+    def __init__(self, metric) -> None:
+        self._name = metric.name
+        self.inner = metric.compute() if metric.is_factory else AvgMetric(metric.compute)
+
+    def reset(self):
+        self.inner.reset()
+
+    def accumulate(self, learn):
+        self.inner.accumulate(learn)
+
+    @property
+    def value(self):
+        return self.inner.value
+
+    @property
+    def name(self):
+        return self._name

@@ -157,15 +157,13 @@ def evaluate_outcomes(learn, spans: list[MeasuredSpan], device,
     for span in spans:
         if span.report and span.snapshot is not None:
             learn.model.load_state_dict(torch.load(span.snapshot, map_location=device, weights_only=True))
-            valid_loss, error_rate = _validate(learn)
-            span.final = {"valid_loss": valid_loss, "error_rate": error_rate}
+            span.final = validated(learn)
             if then is not None:
                 then(learn, span)
             span.snapshot.unlink(missing_ok=True)
 
 
-def _validate(learn) -> tuple[float | None, float | None]:
-    """``learn.validate()`` as (valid_loss, error_rate)."""
+def validated(learn) -> dict[str, float | None]:
+    """``learn.validate()`` by name: ``valid_loss`` and each of the Learner's metrics."""
     names = ["valid_loss", *[m.name for m in learn.metrics]]
-    got = dict(zip(names, learn.validate()))
-    return num(got.get("valid_loss")), num(got.get("error_rate"))
+    return {name: num(value) for name, value in zip(names, learn.validate())}

@@ -1,5 +1,5 @@
-"""The learner stage: what ``vision_learner(dls, arch, metrics=error_rate)`` builds, with the weights
-loaded from a file the harness names (never a silent download).
+"""The learner stage: what ``vision_learner(dls, arch, metrics=error_rate)`` builds (with every registered
+metric, error_rate first), with the weights loaded from a file the harness names (never a silent download).
 
 Spelled out because ``vision_learner`` only knows pretrained weights it downloads itself, and it
 drops its ``cut=`` argument for torchvision architectures. The steps are fastai's own:
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from recipebench.train import precision as precision_mod
-from recipebench.api import Arch, WeightsFile
+from recipebench.api import Arch, Metric, WeightsFile
 from recipebench.record.environment import is_cuda
 
 
@@ -125,11 +125,21 @@ def add_normalize(dls, arch: Arch, device) -> None:
         dls.add_tfms([Normalize.from_stats(*arch.stats, cuda=is_cuda(device))], "after_batch")
 
 
+def fastai_metrics(metrics: Sequence[Metric]) -> list:
+    """The registered ``metrics`` as ``Learner(metrics=...)`` takes them, each named as registered and fresh
+    (:class:`recipebench.train.callbacks.NamedMetric`); those fastai's Recorder records itself (``compute``
+    None: valid_loss) are not passed."""
+    from recipebench.train.callbacks import NamedMetric
+
+    return [NamedMetric(m) for m in metrics if m.compute is not None]
+
+
 def build_learner(dls, arch: Arch, weights: WeightsFile | None, precision: str, device, path: Path,
-                  normalize: bool | None = None, loss_func=None, cbs=()):
+                  normalize: bool | None = None, loss_func=None, cbs=(), metrics: Sequence[Metric] = ()):
     """A Learner for ``dls``: ``arch`` with ``weights`` in its body (or random), a fresh fastai head,
-    ``error_rate`` as metric, frozen when pretrained, set up for ``precision`` on ``device``; ``loss_func``
-    (None: the DataLoaders' default) and ``cbs`` as ``Learner(loss_func=, cbs=)`` takes them."""
+    ``metrics`` (the registered ones; none given: fastai's ``error_rate``, the chapter's), frozen when
+    pretrained, set up for ``precision`` on ``device``; ``loss_func`` (None: the DataLoaders' default) and
+    ``cbs`` as ``Learner(loss_func=, cbs=)`` takes them."""
     import fastai.vision.all  # noqa: F401  the chapter's environment: patches Learner with fine_tune, lr_find, to_fp16...
     import torch.nn as nn
     from fastai.learner import Learner
@@ -144,8 +154,8 @@ def build_learner(dls, arch: Arch, weights: WeightsFile | None, precision: str, 
     net = add_head(body, nf, dls.c, init=nn.init.kaiming_normal_)
     if (weights is not None) if normalize is None else normalize:
         add_normalize(dls, arch, device)
-    learn = Learner(dls, net, loss_func=loss_func, splitter=arch.split, metrics=error_rate, path=path,
-                    cbs=list(cbs))
+    learn = Learner(dls, net, loss_func=loss_func, splitter=arch.split,
+                    metrics=fastai_metrics(metrics) if metrics else error_rate, path=path, cbs=list(cbs))
     if weights is not None:
         learn.freeze()
     precision_mod.apply(learn, precision, device)

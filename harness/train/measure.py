@@ -78,6 +78,8 @@ class RunLog:
     #: Told of each epoch and lr_find as it ends (live progress); None: nobody is watching.
     observer: RunObserver | None = None
     span: str | None = None  # the outcome or stage now training, if any
+    #: The metrics each epoch records (every registered one), by name, as the Recorder's columns.
+    metric_names: tuple[str, ...] = ()
 
     def elapsed_s(self) -> float | None:
         """Seconds since the recipe started, less the harness's own work in it; None before it started."""

@@ -20,8 +20,8 @@ from typing import Any, Mapping
 
 from recipebench.data import datablock as data_mod
 from recipebench.train import precision as precision_mod
-from recipebench.api import Arch, Evaluation, EvaluationContext, PreparedData, Recipe, Scale, WeightsFile
-from recipebench.train.context import MeasuredSpan, RunContext, evaluate_outcomes
+from recipebench.api import Arch, Evaluation, EvaluationContext, Metric, PreparedData, Recipe, Scale, WeightsFile
+from recipebench.train.context import MeasuredSpan, RunContext, evaluate_outcomes, validated
 from recipebench.record.environment import device_name, environment, is_cuda
 from recipebench.train.learner import add_normalize, build_learner
 from recipebench.train.measure import (CallLog, PeakMemory, RunLog, RunObserver, Stopwatch, release_freed_memory,
@@ -67,6 +67,9 @@ class RunPlan:
     deterministic: bool = False
     #: Run after the recipe on its final weights and each outcome's (``Recipe.evaluations``, then ``--evaluate``).
     evaluations: tuple[Evaluation, ...] = ()
+    #: What the run is measured by: every registered metric, in registration order (error_rate first).
+    #: Empty: fastai's error_rate alone, unrecorded as a metric of its own (a plan made by hand).
+    metrics: tuple[Metric, ...] = ()
 
 
 def prepare(plan: RunPlan, observer: RunObserver | None = None) -> PreparedRun:
@@ -111,7 +114,7 @@ class PreparedRun:
     def __init__(self, plan: RunPlan, dls, observer: RunObserver | None = None) -> None:
         self.plan, self.dls = plan, dls
         self.workdir = Path(tempfile.mkdtemp(prefix=f"recipebench-{plan.recipe.name}-"))
-        self.log = RunLog(plan.device, observer=observer)
+        self.log = RunLog(plan.device, observer=observer, metric_names=tuple(m.name for m in plan.metrics))
         self._calls = CallLog(self.log, plan.scale.lr_find_num_it)
         self.built: tuple[str, tuple[str, ...]] | None = None  # the loss and callback classes the Learner got
         self.learn = self._new_learner()
@@ -125,7 +128,7 @@ class PreparedRun:
         loss = p.recipe.loss_func() if p.recipe.loss_func is not None else None  # fresh ones for each Learner
         cbs = [factory() for factory in p.recipe.cbs]
         learn = build_learner(self.dls, p.arch, p.weights, p.recipe.precision, p.device, path=self.workdir,
-                              loss_func=loss, cbs=cbs)
+                              loss_func=loss, cbs=cbs, metrics=p.metrics)
         self.built = (_class_name(learn.loss_func), tuple(_class_name(cb) for cb in cbs))
         from recipebench.train.callbacks import harness_callbacks
 
@@ -181,6 +184,7 @@ class PreparedRun:
             raise RuntimeError("finish() before train()")
         try:
             final_error, confused = (None, ()) if self.status != STATUS_OK else _final_evaluation(self.ctx.learn)
+            final = validated(self.ctx.learn) if self.status == STATUS_OK else {}
             evaluated = []
             if self.status == STATUS_OK:  # after the run's own evaluation: this loads each outcome's weights
                 evaluated += self._evaluate(self.ctx.learn, None)
@@ -188,7 +192,7 @@ class PreparedRun:
                                   then=lambda learn, span: evaluated.extend(self._evaluate(learn, span.name)))
             else:
                 evaluated += _not_evaluated(self.plan, f"the run's status is {self.status}")
-            return self._result(self.ctx, self.watch.elapsed_s - self.log.overhead_s, final_error, confused,
+            return self._result(self.ctx, self.watch.elapsed_s - self.log.overhead_s, final_error, confused, final,
                                 tuple(evaluated))
         finally:
             self.ctx.learn = None
@@ -224,19 +228,21 @@ class PreparedRun:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _result(self, ctx: RunContext, wall_s: float, final_error: float | None, confused,
-                evaluations: tuple[EvaluationResult, ...] = ()) -> RunResult:
+                final: Mapping[str, float | None], evaluations: tuple[EvaluationResult, ...] = ()) -> RunResult:
         p, log, memory = self.plan, self.log, self.memory
         workers = data_mod.worker_count(self.dls)
         best_error, best_epoch = _best(log.epochs)
+        n_valid = len(self.dls.valid_ds)
         return RunResult(
             **_planned(p, workers, self.built),
+            final_metrics=final_metrics(p.metrics, final, n_valid),
             status=self.status,
             error=self.error,
             device_name=device_name(p.device),
             precision=precision_mod.observed_label(log.pred_dtypes),
             n_classes=int(self.dls.c),
             n_train=len(self.dls.train_ds),
-            n_valid=len(self.dls.valid_ds),
+            n_valid=n_valid,
             error_rate=final_error,
             best_error_rate=best_error,
             best_epoch=best_epoch,
@@ -251,7 +257,7 @@ class PreparedRun:
             cuda_max_allocated_bytes=memory.cuda_max_allocated_bytes,
             cuda_max_reserved_bytes=memory.cuda_max_reserved_bytes,
             epochs=tuple(log.epochs),
-            outcomes=tuple(_outcome(span, log) for span in ctx.spans if span.report),
+            outcomes=tuple(_outcome(span, log, p.metrics, n_valid) for span in ctx.spans if span.report),
             lr_finds=tuple(log.lr_finds),
             calls=tuple(log.calls),
             most_confused=tuple(confused),
@@ -271,7 +277,8 @@ def lost_result(plan: RunPlan, error: str, device_label: str, versions: Mapping[
     counts = plan.data.class_counts
     return RunResult(
         **_planned(plan, plan.scale.workers(on_cuda=is_cuda(plan.device)) or 0),
-        status=STATUS_ERROR, error=error, device_name=device_label, precision=precision_mod.observed_label([]),
+        final_metrics=final_metrics(plan.metrics, {}, None), status=STATUS_ERROR, error=error,
+        device_name=device_label, precision=precision_mod.observed_label([]),
         n_classes=len(counts), n_train=sum(t for t, _ in counts.values()), n_valid=sum(v for _, v in counts.values()),
         error_rate=None, best_error_rate=None, best_epoch=None, wall_s=0.0, samples_per_s=None,
         peak_memory_bytes=None, peak_memory_method="not measured: the run ended without a result",
@@ -313,7 +320,27 @@ def _planned(p: RunPlan, workers: int, built: tuple[str, tuple[str, ...]] | None
         skipped_files=p.data.skipped_files,
         converted_files=p.data.converted_files,
         dropped_classes=p.data.dropped_classes,
+        metrics=tuple(m.spec for m in p.metrics),
     )
+
+
+#: How far from a whole count a count metric's value may lie and still be that count: fastai averages it in
+#: float32 over the batches (12/14 reads 0.85714287), so a count is exact to 1e-6 of one image for far more
+#: validation images than any workload has.
+COUNT_TOLERANCE = 1e-3
+
+
+def final_metrics(metrics, values: Mapping[str, float | None], n_valid: int | None) -> dict[str, float | None]:
+    """Each metric's final value from ``values`` (a ``learn.validate()`` by name), None where missing; a count
+    metric (``counts``: k / n_valid) as its exact count over ``n_valid``, free of fastai's float32 rounding."""
+    out = {}
+    for m in metrics:
+        value = values.get(m.name)
+        if value is not None and m.counts and n_valid:
+            k = value * n_valid
+            value = round(k) / n_valid if abs(k - round(k)) <= COUNT_TOLERANCE else value
+        out[m.name] = value
+    return out
 
 
 def _class_name(obj: Any) -> str:
@@ -343,7 +370,7 @@ def _throughput(epochs) -> float | None:
     return sum(e.train_samples for e in epochs) / seconds if seconds > 0 else None
 
 
-def _outcome(span: MeasuredSpan, log: RunLog) -> Outcome:
+def _outcome(span: MeasuredSpan, log: RunLog, metrics=(), n_valid: int | None = None) -> Outcome:
     """The span as a sub-result: its epochs (those of the spans it continues first) renumbered from 1,
     their elapsed_s counted on the outcome's own clock (each span's time from its start, after the
     whole time of the spans before it)."""
@@ -358,7 +385,7 @@ def _outcome(span: MeasuredSpan, log: RunLog) -> Outcome:
     best_error, best_epoch = _best(epochs)
     return Outcome(name=span.name, error_rate=span.final.get("error_rate"), best_error_rate=best_error,
                    best_epoch=best_epoch, wall_s=span.wall_s, samples_per_s=_throughput(epochs),
-                   epochs=tuple(epochs))
+                   epochs=tuple(epochs), final_metrics=final_metrics(metrics, span.final, n_valid))
 
 
 def _error_rate(preds, targets) -> float:
