@@ -10,20 +10,12 @@ from typing import Callable
 
 import pytest
 
-from recipebench import commands as cli
 from recipebench.record import store
 from recipebench.suite.recording import extra_info
 from recipebench.record.results import RunResult
 from tests.conftest import REPO
+from tests.test_report import run_cli
 
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    try:
-        code = cli.main([str(a) for a in args])
-    except SystemExit as exc:  # argparse's usage errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

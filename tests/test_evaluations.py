@@ -12,7 +12,6 @@ import textwrap
 
 import pytest
 
-from recipebench import commands as cli
 from recipebench.analysis.rows import rows
 from recipebench.api import Evaluation, EvaluationContext, Recipe
 from recipebench.record import store
@@ -21,6 +20,7 @@ from recipebench.suite.options import Options, UsageError
 from recipebench.train import runner
 from tests.conftest import REPO, subprocess_env
 from tests.fake_results import fake_epochs, make_result
+from tests.test_report import run_cli as _cli
 
 #: An outside evaluation plugin in one file: the plain validation again, through an Evaluation; its error
 #: rate must then be exactly the plain one, on the run's final weights and on each outcome's.
@@ -231,14 +231,6 @@ def saved(tmp_path_factory):
         folders.append(folder)
     return folders
 
-
-def _cli(capsys, *args):
-    try:
-        code = cli.main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("fmt, label, cells", [

@@ -8,25 +8,17 @@ from pathlib import Path
 import pytest
 
 from recipebench import Metric, MetricSpec, hookimpl
-from recipebench import commands as cli
 from recipebench.record import results as results_mod
 from recipebench.record import store
 from recipebench.registry import DuplicateNameError, UnknownNameError, build_registry, get_plugin_manager
 from recipebench.render import session_table
 from tests.conftest import REPO
 from tests.fake_results import fake_epochs, make_result
+from tests.test_report import run_cli
 
 PLUGINS = REPO / "tests" / "data" / "plugins"
 EXAMPLE = PLUGINS / "macro_f1.py"
 
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    try:
-        code = cli.main([str(a) for a in args])
-    except SystemExit as exc:  # argparse's usage errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # --- the plugin API ------------------------------------------------------------------------------------------
