@@ -64,7 +64,7 @@ def recipebench_add_metrics(register: Register[Metric]) -> None:
     registered metric (in registration order: the built-in ``error_rate`` first); every result records each
     one per epoch and at the end, with its spec (direction, resolution, how it is shown), and every table,
     the ranking, ``compare`` and the report show a column for it. ``--metric NAME`` chooses the one the
-    ranking, time to target and the default gate use.
+    ranking, time to target and the verdicts use.
 
     :param register: call ``register(Metric(...))`` once for each metric. A duplicate name raises
         :class:`recipebench.registry.DuplicateNameError` naming both plugins.

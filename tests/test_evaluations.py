@@ -330,3 +330,31 @@ def test_the_docs_evaluation_plugin_registers_as_written(tmp_path):
     learn = DryRunLearner(RunLog("cpu"))
     entry.item.predict(EvaluationContext(learn, SCALES["smoke"]))
     assert learn.calls == [("tta", (), {"n": 8, "beta": 0.25})]
+
+
+def test_an_evaluation_row_is_not_judged_by_a_metric_it_did_not_measure():
+    """An evaluation records error_rate alone: compared by another metric (``--metric valid_loss``), its row
+    says that metric is missing instead of "within noise"; the run's own rows are judged by it."""
+    from recipebench.analysis import compare
+    from recipebench.record.results import METRICS_BEFORE_8
+
+    def side(name, shift):
+        return compare.Side(name, [make_result("baseline", seed, error_rate=0.30, metrics=METRICS_BEFORE_8,
+                                               final_metrics={"error_rate": 0.30, "valid_loss": 1.0 + shift + seed / 10},
+                                               evaluations=(_tta(0.25 + seed / 100),))
+                                   for seed in range(3)])
+
+    rows = {r.label: r for r in compare.compare(side("base", 0.0), side("new", 0.01),
+                                                compare.Settings(metric="valid_loss")).rows}
+    assert rows["baseline > tta"].verdict.startswith("no valid_loss to judge"), rows["baseline > tta"].verdict
+    assert rows["baseline"].unmeasured is None and not rows["baseline"].verdict.startswith("no ")
+
+
+def test_an_evaluations_error_rate_is_the_exact_count_results_store():
+    """7 of 100 wrong is 7/100 exactly, as a count metric's final value is stored (1 - 93/100 is not)."""
+    import torch
+
+    targets = torch.zeros(100, dtype=torch.long)
+    preds = torch.zeros(100, 2)
+    preds[:7, 1] = 1.0
+    assert runner._error_rate(preds, targets) == 7 / 100

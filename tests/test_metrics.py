@@ -210,3 +210,20 @@ def test_the_docs_show_the_plugin_file_the_tests_load():
     page = (REPO / "docs" / "plugins-metrics.md").read_text()
     assert EXAMPLE.read_text().strip() in page
     assert "--metric" in page
+
+
+def test_a_metric_recorded_without_values_is_a_usage_error_of_the_commands(capsys):
+    """results/baseline is schema 7: it recorded valid_loss per epoch but no final value, so ``--metric
+    valid_loss`` there is a one-line usage error naming the metrics it has, not a traceback."""
+    code, out, err = run_cli(capsys, "table", REPO / "results" / "baseline", "--metric", "valid_loss")
+    assert code == 2 and "--metric valid_loss" in err and "error_rate" in err and "Traceback" not in err, err
+
+
+def test_a_case_measured_by_other_metrics_is_another_case_for_resume():
+    """A metric plugin added since makes a finished case new: --resume trains it again, measured by all."""
+    from recipebench.suite.identity import CaseIdentity
+
+    result = make_result()
+    more = dataclasses.replace(result, metrics=(*result.metrics, MetricSpec("macro_f1", "f1", better="higher")))
+    assert CaseIdentity.from_result(result).metrics == ("error_rate",)
+    assert CaseIdentity.from_result(result) != CaseIdentity.from_result(more)

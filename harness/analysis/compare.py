@@ -328,6 +328,9 @@ class RowComparison:
     #: Seeds per side at which the observed error_rate change would be significant (:func:`with_seeds_needed`);
     #: None where not planned (compare_groups alone leaves it to compare() and the ranking).
     seeds_needed: power.Plan | None = None
+    #: The metric that decides (``--metric``) where one side's runs did not measure it (an evaluation's row,
+    #: ``baseline > tta``, has error_rate alone): the verdict then says so, never "within noise".
+    unmeasured: str | None = None
 
     @property
     def untested(self) -> str | None:
@@ -352,6 +355,8 @@ class RowComparison:
             text = f"mixed: {BETTER} {', '.join(better)}; {WORSE} {', '.join(worse)}"
         elif worse or better:
             text = f"{WORSE if worse else BETTER}: {', '.join(worse or better)}"
+        elif self.unmeasured:
+            text = f"no {self.unmeasured} to judge"
         else:
             text = NOISE
         return text + (f" ({self.untested}: no test)" if self.untested else "")
@@ -458,8 +463,10 @@ def compare_groups(base: Mapping[str, Sequence[Row]], new: Mapping[str, Sequence
                 deltas.append(Delta(m, b_values, n_values, tests[key], adjusted[key], verdict, settings.decides(m)))
         failed_b = [r.status for r in base.get(label, ()) if r.status != STATUS_OK]
         failed_n = [r.status for r in new.get(label, ()) if r.status != STATUS_OK]
+        missing = settings.metric not in {d.metric.name for d in deltas} and bool(p.base) and bool(p.new)
         out.append(RowComparison(label, len(p.base), len(p.new), len(failed_b), len(failed_n), tuple(deltas),
-                                 p.left_out_base, p.left_out_new, p.left_out, tuple(failed_n)))
+                                 p.left_out_base, p.left_out_new, p.left_out, tuple(failed_n),
+                                 unmeasured=settings.metric if missing else None))
     return tuple(out)
 
 

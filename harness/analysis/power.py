@@ -156,13 +156,6 @@ def counting_sd(error_rate: float, n_valid: int) -> float:
     return math.sqrt(p * (1 - p) / n_valid)
 
 
-def counting_sd(error_rate: float, n_valid: int) -> float:
-    """The binomial sd of an error rate counted on ``n_valid`` images, its rate taken as >= one image."""
-    step = 1 / n_valid
-    p = min(max(error_rate, step), 1 - step)
-    return math.sqrt(p * (1 - p) / n_valid)
-
-
 def floor_sd(base_rate: float, new_rate: float, paired: bool, n_valid: int, effect: float) -> float:
     """The counting-noise floor of an error rate's per-seed sd (see the module's docstring): ``effect``
     the difference planned for (a proportion), the rates each side's mean."""

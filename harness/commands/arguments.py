@@ -31,11 +31,12 @@ def check_reference(results, reference: str | None) -> None:
 
 
 def check_metric(results, metric: str | None) -> str:
-    """The metric ``--metric`` names (default error_rate): one the results recorded, else a usage error listing them."""
-    from recipebench.analysis.metrics import MetricError, choose, recorded
+    """The metric ``--metric`` names (default error_rate): one the results have values of (a metric recorded with
+    no final value in any run, such as a schema 7 document's valid_loss, is not), else a usage error listing them."""
+    from recipebench.analysis.metrics import MetricError, choose, measured
 
     try:
-        return choose(recorded(results), metric).name
+        return choose(measured(results), metric).name
     except MetricError as exc:
         raise UsageError(str(exc)) from None
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from recipebench.commands.arguments import RESULTS_HELP, add_options, check_reference, load
+from recipebench.commands.arguments import RESULTS_HELP, add_options, check_metric, check_reference, load
 from recipebench.registry import PluginError, UnknownNameError, load_registry
 from recipebench.suite import outputs
 from recipebench.suite.options import TABLE_OPTIONS, UsageError
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     chosen = outputs.Chosen(output, outputs.option_values(output, given, f"{NAME} {output.name}"))
     loaded = load([parsed.results], NAME)
     check_reference(loaded.results, parsed.reference)
+    metric = check_metric(loaded.results, parsed.metric)
     results_path = parsed.results
     folder = results_path if results_path.is_dir() else results_path.parent  # a file: the folder holding it
     beside = folder.resolve().parent  # never inside that folder
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     (done,) = outputs.write([chosen], lambda c: outputs.session_output(
         loaded.results, (), results_path, parsed.out_dir, beside, parsed.reference, parsed.target_error, c.options,
-        say))
+        say, metric=metric))
     if done.failed:
         print(f"recipebench {NAME}: error: output {done.name} failed: {done.failed}", file=sys.stderr)
         return 1

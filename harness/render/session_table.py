@@ -1,8 +1,9 @@
-"""The render stage: tables (tabulate) and plots (matplotlib) from results.
+"""The session table (every recorded metric's column, from :mod:`recipebench.render.columns`) and ``epochs.png``.
 
-Every result becomes one row for the whole run plus one per outcome (sub-result), through
-:func:`recipebench.analysis.rows.rows`; the tables never special-case a recipe. Several seeds of the same row are summarised:
-error rates as mean +- std (n), wall time as median [min-max].
+Every result becomes one row for the whole run, one per outcome (sub-result) and one per evaluation of either
+(``recipe > tta``), through :func:`recipebench.analysis.rows.rows`; the tables never special-case a recipe.
+Several seeds of the same row are summarised: metrics as mean +- std (n), wall time as median [min-max].
+``epochs.png`` plots error_rate per epoch (and the lr_find curves) whatever ``--metric`` says.
 """
 from __future__ import annotations
 

@@ -47,13 +47,15 @@ class CaseIdentity:
     deterministic: bool | None  # torch's deterministic algorithms (--deterministic); None: not recorded
     versions: tuple[tuple[str, str | None], ...]  # those of VERSIONS, in that order
     evaluations: tuple[str, ...] = ()  # the registered evaluations run on its weights (--evaluate), in order
+    #: The metrics it is measured by (every registered one: a metric plugin added since makes the case new).
+    metrics: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, *, recipe: str, seed: int, workload: str, workload_fingerprint: str, labels: str | None, split: str,
            dropped_classes: Iterable[str], scale: str, device: str, host: str, device_name: str, executor_kind: str,
            cases_per_node: int | None, arch: str, weights_sha256: str | None, recipe_options: Mapping[str, Any],
            precision_requested: str, deterministic: bool | None, versions: Mapping[str, str | None],
-           evaluations: Iterable[str] = ()) -> CaseIdentity:
+           evaluations: Iterable[str] = (), metrics: Iterable[str] = ()) -> CaseIdentity:
         """The one definition of a case's identity, from what a plan (:meth:`from_plan`) or a result document
         (:meth:`from_result`) says of it: where it trained (:func:`machine`), the cases at once on a node
         (counted on Ray CPUs only: it changes nothing elsewhere), the recipe options sorted, the versions of
@@ -66,7 +68,8 @@ class CaseIdentity:
             arch=arch, weights_sha256=weights_sha256, recipe_options=tuple(sorted(recipe_options.items())),
             precision_requested=precision_requested,
             deterministic=None if deterministic is None else bool(deterministic),
-            versions=tuple((k, versions.get(k)) for k in VERSIONS), evaluations=tuple(evaluations))
+            versions=tuple((k, versions.get(k)) for k in VERSIONS), evaluations=tuple(evaluations),
+            metrics=tuple(metrics))
 
     @classmethod
     def from_plan(cls, plan: RunPlan, executor: str, cases_per_node: int) -> CaseIdentity:
@@ -83,7 +86,7 @@ class CaseIdentity:
             arch=plan.arch.name, weights_sha256=plan.weights.sha256 if plan.weights else None,
             recipe_options=plan.recipe_options, precision_requested=plan.recipe.precision,
             deterministic=bool(plan.deterministic), versions=plan.versions,
-            evaluations=tuple(e.name for e in plan.evaluations))
+            evaluations=tuple(e.name for e in plan.evaluations), metrics=tuple(m.name for m in plan.metrics))
 
     @classmethod
     def from_result(cls, result: RunResult) -> CaseIdentity:
@@ -98,7 +101,8 @@ class CaseIdentity:
             cases_per_node=node.get("cases_per_node"), arch=result.config.arch,
             weights_sha256=result.weights.sha256, recipe_options=result.recipe_options,
             precision_requested=result.precision_requested, deterministic=env.get("deterministic_algorithms"),
-            versions=result.versions, evaluations=result.config.evaluations)
+            versions=result.versions, evaluations=result.config.evaluations,
+            metrics=tuple(m.name for m in result.metrics))
 
 
 def machine(executor_kind: str, host: str, device_name: str) -> str:

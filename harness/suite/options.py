@@ -228,7 +228,7 @@ _FLAGS_OF_OPTIONS: tuple[tuple[str, str, str, Callable[[str], Any] | None], ...]
      "(default: baseline)", str),
     ("--target-error", "target_error", "time to target: epochs and wall s until the validation error_rate first "
      "reaches this (default: the reference's mean final error_rate)", parse_target_error),
-    ("--metric", "metric", "the metric the ranking, time to target and the default gate use: a registered one "
+    ("--metric", "metric", "the metric the ranking, time to target and the verdicts use: a registered one "
      "(default error_rate, the chapter's; recipebench list shows them all)", str),
     ("--executor", "executor", "local | ray | auto | ray://HOST:PORT -- where the cases train: here one after "
      "another (local, the default), or as Ray tasks on a local Ray instance (ray), on this machine's cluster (auto) "

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from recipebench.analysis.metrics import measured
 from recipebench.render import session_table as render
 from recipebench.record import store
 from recipebench.suite import outputs
@@ -259,6 +260,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     terminalreporter.section("recipebench")
     ranked_by = {"reference": session.options.reference, "target_error": session.options.target_error,
                  "metric": session.options.metric}
+    if ranked_by["metric"] is not None and ranked_by["metric"] not in {m.name for m in measured(session.results)}:
+        terminalreporter.write_line(f"recipebench: no run has a final {ranked_by['metric']} (--metric): the table "
+                                    "ranks by error_rate", red=True)
+        ranked_by["metric"] = None
     for line in render.session_report(session.results, skipped=session.skipped, **ranked_by).splitlines():
         terminalreporter.write_line(line)
     written = [s for s in session.saved if s.in_results_dir]
@@ -282,8 +287,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     for outcome in done:
         if outcome.failed:
             terminalreporter.write_line(f"(output {outcome.name} failed: {outcome.failed}; the results are kept: "
-                                        f"recipebench export {outcome.name} {folder} --out-dir {folder} "
-                                        "tries again)", red=True)
+                                        f"recipebench export {outcome.name} {folder} --out-dir {folder}"
+                                        + "".join(f" --{k.replace('_', '-')} {v}" for k, v in ranked_by.items()
+                                                  if v is not None) + " tries again)", red=True)
     extras = [shown for outcome in done for shown in outputs.shown(outcome, folder)]
     terminalreporter.write_line(f"results: {folder} ({len(written)} runs{''.join(', ' + e for e in extras)})")
 

@@ -390,10 +390,10 @@ def _outcome(span: MeasuredSpan, log: RunLog, metrics=(), n_valid: int | None = 
 
 def _error_rate(preds, targets) -> float:
     """fastai's ``error_rate`` of an evaluation's predictions (1 - accuracy of their argmax), in double precision
-    with the final evaluation's arithmetic (``1 - correct / total``), so equal counts give equal error rates
-    (fastai's metric is a float32 mean)."""
-    correct = int((preds.argmax(dim=-1) == targets).sum())
-    return 1 - correct / len(targets)
+    as the exact count over n_valid that results store (``wrong / total``), so equal counts give equal error
+    rates (fastai's metric is a float32 mean; ``1 - 93/100`` is not ``7/100`` to the last bit)."""
+    total = len(targets)
+    return (total - int((preds.argmax(dim=-1) == targets).sum())) / total
 
 
 def _final_evaluation(learn) -> tuple[float | None, list[ConfusedPair]]:
@@ -403,7 +403,7 @@ def _final_evaluation(learn) -> tuple[float | None, list[ConfusedPair]]:
     interp = ClassificationInterpretation.from_learner(learn)
     matrix = interp.confusion_matrix()
     total = matrix.sum()
-    error = float(1 - matrix.trace() / total) if total else None
+    error = float((total - matrix.trace()) / total) if total else None  # an exact count over n_valid
     pairs = [ConfusedPair(str(a), str(p), int(n)) for a, p, n in interp.most_confused(min_val=1)[:MOST_CONFUSED_TOP]]
     return error, pairs
 
